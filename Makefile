@@ -1,0 +1,30 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both use the virtual
+# environment in .venv, created and filled on first use (and again when pyproject.toml changes).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint format clean
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nuri needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(INSTALLED)
+
+## Serve the API on 127.0.0.1:8000 with a demo commons (SQLite under NURI_HOME, local backend).
+run: $(INSTALLED)
+	$(BIN)/nuri serve --demo
+
+## Run the whole test suite: unit, integration (SQLite and PostgreSQL), ruff and mypy.
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+format: $(INSTALLED)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,57 @@
+"""The FastAPI application: routes under /api/v1, health at /healthz, the engine in the background."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+import nuri
+from nuri.api.errors import install_error_handlers
+from nuri.api.v1 import routes
+from nuri.api.v1.schemas import Health
+from nuri.engine.runner import EngineThread
+from nuri.service.commons import Commons
+from nuri.store.migrate import current_revision
+
+
+def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
+    """An app serving ``commons``. With ``run_engine`` the scheduling engine runs while it serves."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        thread = None
+        if run_engine:
+            thread = EngineThread(
+                commons.scheduling_engine(), commons.settings.scheduler_interval_s
+            )
+            thread.start()
+        try:
+            yield
+        finally:
+            if thread is not None:
+                thread.stop()
+
+    app = FastAPI(
+        title="nuri",
+        version=nuri.__version__,
+        summary="A national AI compute commons: pools, awards, jobs and the ledger.",
+        lifespan=lifespan,
+    )
+    app.state.commons = commons
+    install_error_handlers(app)
+    app.include_router(routes.router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> Health:
+        """Liveness and readiness: the database answers and its schema revision."""
+        with commons.database.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return Health(
+            status="ok",
+            version=nuri.__version__,
+            database=commons.database.dialect.name,
+            schema_revision=current_revision(commons.database),
+        )
+
+    return app

@@ -1,0 +1,204 @@
+"""API v1 routes. Thin: authenticate, validate, call one use case, return its view."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from nuri.api.v1.schemas import (
+    AllocationCreate,
+    HubCreate,
+    JobCreate,
+    LogChunk,
+    MemberAdd,
+    OrganisationCreate,
+    PoolCreate,
+    ProjectCreate,
+    TokenCreate,
+    TokenIssued,
+    UserCreate,
+)
+from nuri.service.auth import Actor
+from nuri.service.commons import Commons
+from nuri.service.views import (
+    AllocationView,
+    HubView,
+    JobView,
+    OrganisationView,
+    PoolView,
+    ProjectView,
+    UsageView,
+    UserView,
+)
+
+router = APIRouter()
+bearer = HTTPBearer(auto_error=False)
+
+
+def commons_of(request: Request) -> Commons:
+    commons: Commons = request.app.state.commons
+    return commons
+
+
+CommonsDep = Annotated[Commons, Depends(commons_of)]
+
+
+def current_actor(
+    commons: CommonsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    if credentials is None:
+        raise HTTPException(401, "no bearer token; set NURI_TOKEN or pass --token")
+    actor = commons.directory.actor_for_token(credentials.credentials)
+    if actor is None:
+        raise HTTPException(401, "unknown or revoked token")
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+@router.get("/me", tags=["users"])
+def me(commons: CommonsDep, actor: ActorDep) -> UserView:
+    """The caller."""
+    return commons.directory.me(actor)
+
+
+@router.get("/hubs", tags=["hubs"])
+def list_hubs(commons: CommonsDep, _: ActorDep) -> list[HubView]:
+    return commons.directory.list_hubs()
+
+
+@router.post("/hubs", status_code=201, tags=["hubs"])
+def create_hub(body: HubCreate, commons: CommonsDep, actor: ActorDep) -> HubView:
+    return commons.directory.create_hub(actor, **body.model_dump())
+
+
+@router.get("/pools", tags=["pools"])
+def list_pools(commons: CommonsDep, _: ActorDep) -> list[PoolView]:
+    """Every pool with its capacity, free devices and queue length."""
+    return commons.directory.list_pools()
+
+
+@router.post("/pools", status_code=201, tags=["pools"])
+def create_pool(body: PoolCreate, commons: CommonsDep, actor: ActorDep) -> PoolView:
+    return commons.directory.create_pool(actor, **body.model_dump())
+
+
+@router.get("/organisations", tags=["organisations"])
+def list_organisations(commons: CommonsDep, _: ActorDep) -> list[OrganisationView]:
+    return commons.directory.list_organisations()
+
+
+@router.post("/organisations", status_code=201, tags=["organisations"])
+def create_organisation(
+    body: OrganisationCreate, commons: CommonsDep, actor: ActorDep
+) -> OrganisationView:
+    return commons.directory.create_organisation(actor, **body.model_dump())
+
+
+@router.get("/users", tags=["users"])
+def list_users(commons: CommonsDep, actor: ActorDep) -> list[UserView]:
+    """All users for admins; yourself otherwise."""
+    return commons.directory.list_users(actor)
+
+
+@router.post("/users", status_code=201, tags=["users"])
+def create_user(body: UserCreate, commons: CommonsDep, actor: ActorDep) -> TokenIssued:
+    """Create a user; the answer carries their first token, shown only this once."""
+    user, token = commons.directory.create_user(actor, **body.model_dump())
+    return TokenIssued(user=user.name, token=token)
+
+
+@router.post("/users/{name}/tokens", status_code=201, tags=["users"])
+def issue_token(name: str, body: TokenCreate, commons: CommonsDep, actor: ActorDep) -> TokenIssued:
+    return TokenIssued(user=name, token=commons.directory.issue_token(actor, name, body.label))
+
+
+@router.get("/projects", tags=["projects"])
+def list_projects(commons: CommonsDep, actor: ActorDep) -> list[ProjectView]:
+    """The projects you lead or belong to (admins: all)."""
+    return commons.directory.list_projects(actor)
+
+
+@router.post("/projects", status_code=201, tags=["projects"])
+def create_project(body: ProjectCreate, commons: CommonsDep, actor: ActorDep) -> ProjectView:
+    return commons.directory.create_project(actor, **body.model_dump())
+
+
+@router.post("/projects/{name}/members", tags=["projects"])
+def add_member(name: str, body: MemberAdd, commons: CommonsDep, actor: ActorDep) -> ProjectView:
+    return commons.directory.add_member(actor, project=name, user=body.user)
+
+
+@router.get("/projects/{name}/usage", tags=["usage"])
+def project_usage(name: str, commons: CommonsDep, actor: ActorDep) -> UsageView:
+    """Awarded, used, held and remaining H100e GPU-hours and cost in won, per allocation and pool."""
+    return commons.jobs.usage(actor, name)
+
+
+@router.get("/allocations", tags=["allocations"])
+def list_allocations(
+    commons: CommonsDep, actor: ActorDep, project: str | None = None
+) -> list[AllocationView]:
+    return commons.directory.list_allocations(actor, project)
+
+
+@router.post("/allocations", status_code=201, tags=["allocations"])
+def create_allocation(
+    body: AllocationCreate, commons: CommonsDep, actor: ActorDep
+) -> AllocationView:
+    return commons.directory.create_allocation(actor, **body.model_dump())
+
+
+@router.get("/jobs", tags=["jobs"])
+def list_jobs(
+    commons: CommonsDep,
+    actor: ActorDep,
+    project: str | None = None,
+    state: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[JobView]:
+    """Jobs in your projects, newest first."""
+    return commons.jobs.list(actor, project=project, state=state, limit=limit)
+
+
+@router.post("/jobs", status_code=201, tags=["jobs"])
+def submit_job(
+    body: JobCreate,
+    commons: CommonsDep,
+    actor: ActorDep,
+    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+) -> JobView:
+    """Queue a job. Send an ``Idempotency-Key`` header so that a retry never queues it twice."""
+    return commons.jobs.submit(actor, idempotency_key=idempotency_key, **body.model_dump())
+
+
+@router.get("/jobs/{job_id}", tags=["jobs"])
+def show_job(job_id: int, commons: CommonsDep, actor: ActorDep) -> JobView:
+    return commons.jobs.show(actor, job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", tags=["jobs"])
+def cancel_job(job_id: int, commons: CommonsDep, actor: ActorDep) -> JobView:
+    return commons.jobs.cancel(actor, job_id)
+
+
+@router.get("/jobs/{job_id}/logs", tags=["jobs"])
+def job_logs(
+    job_id: int,
+    commons: CommonsDep,
+    actor: ActorDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> LogChunk:
+    """Captured output from byte ``offset``; poll with ``next_offset`` to follow it."""
+    # The state is read first: if it is final, every byte of output was written before it.
+    job = commons.jobs.show(actor, job_id)
+    data = commons.jobs.logs(actor, job_id, offset)
+    return LogChunk(
+        job_id=job_id,
+        offset=offset,
+        next_offset=offset + len(data),
+        state=job.state,
+        text=data.decode("utf-8", errors="replace"),
+    )

@@ -1,0 +1,112 @@
+"""Request bodies of API v1, validated here. Responses are the service's views.
+
+Each field states its meaning, units and limits next to the constraint that enforces them.
+"""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HubCreate(Body):
+    name: str = Field(description="Short unique slug, e.g. 'ksc'.", max_length=63)
+    title: str = Field(default="", description="Full name shown to people.", max_length=200)
+    operator: str = Field(
+        description="national-centre, university, regional-data-centre or cloud-partner."
+    )
+
+
+class PoolCreate(Body):
+    name: str = Field(description="Short unique slug, e.g. 'h100-ksc'.", max_length=63)
+    hub: str = Field(description="Name of the hub hosting the pool.")
+    accelerator: str = Field(description="Accelerator model, e.g. H100, A100, ATOM, RNGD.")
+    nodes: int = Field(ge=1, le=100_000, description="Number of identical nodes.")
+    devices_per_node: int = Field(ge=1, le=64, description="Accelerator devices in each node.")
+    exchange_rate: str = Field(
+        description="H100e per device-hour as a decimal with at most 3 places, e.g. '0.45'."
+    )
+    krw_per_device_hour: int = Field(ge=0, description="Price of one device-hour in won.")
+    max_time_limit_s: int = Field(
+        default=7 * 24 * 3600, ge=60, description="Longest time limit a job may ask for, seconds."
+    )
+
+
+class OrganisationCreate(Body):
+    name: str = Field(max_length=63, description="Short unique slug, e.g. 'snu'.")
+    title: str = Field(default="", max_length=200, description="Full name.")
+    kind: str = Field(description="university, startup, sme, institute or public-agency.")
+
+
+class UserCreate(Body):
+    name: str = Field(max_length=63, description="Login name, a slug.")
+    display_name: str = Field(default="", max_length=200, description="Name shown to people.")
+    role: str = Field(description="admin, pi or member.")
+    organisation: str | None = Field(default=None, description="Organisation name, if any.")
+
+
+class TokenCreate(Body):
+    label: str = Field(default="cli", max_length=100, description="What the token is for.")
+
+
+class ProjectCreate(Body):
+    name: str = Field(max_length=63, description="Short unique slug, e.g. 'snu-nlp'.")
+    title: str = Field(default="", max_length=200, description="Full title.")
+    field: str = Field(description="language, vision, speech, multimodal, science or other.")
+    organisation: str = Field(description="Name of the organisation that runs the project.")
+    pi: str = Field(description="User name of the principal investigator.")
+
+
+class MemberAdd(Body):
+    user: str = Field(description="User name to add to the project.")
+
+
+class AllocationCreate(Body):
+    project: str = Field(description="Project name.")
+    gpu_hours: str = Field(
+        description="Awarded H100e GPU-hours as a decimal string, e.g. '1500' or '0.5'."
+    )
+    pools: list[str] = Field(min_length=1, description="Names of the pools the award may use.")
+    starts_at: datetime = Field(description="Start of the award period, with time zone.")
+    ends_at: datetime = Field(description="End of the award period (exclusive), with time zone.")
+    tier: str = Field(default="general", description="strategic, hub-member or general.")
+    note: str = Field(default="", max_length=2000, description="Why the award was made.")
+
+
+class JobCreate(Body):
+    project: str = Field(description="Project to charge.")
+    pool: str = Field(description="Pool to run on.")
+    gpus: int = Field(ge=1, le=64, description="Devices to hold, all on one node.")
+    time_limit_s: int = Field(
+        ge=1, description="Wall-clock limit in seconds; the hold on the award is sized by it."
+    )
+    command: list[str] = Field(description="Program and arguments, run without a shell.")
+    name: str | None = Field(
+        default=None, max_length=200, description="Label; default from command."
+    )
+    workdir: str | None = Field(
+        default=None, max_length=4096, description="Directory to run in (local backend)."
+    )
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    database: str
+    schema_revision: str | None
+
+
+class TokenIssued(BaseModel):
+    user: str
+    token: str = Field(description="Shown once; only a digest is stored.")
+
+
+class LogChunk(BaseModel):
+    job_id: int
+    offset: int = Field(description="Byte offset this chunk starts at.")
+    next_offset: int = Field(description="Offset to ask for next to follow the log.")
+    state: str
+    text: str = Field(description="Captured output, decoded as UTF-8 with replacement.")

@@ -1,0 +1,71 @@
+"""The backend port: what the scheduling engine asks of whatever runs jobs.
+
+The engine decides *what* starts *where*; a backend makes it so and reports how each run ended.
+Every call names a job by id and its attempt number, so a report about an old attempt can never
+be mistaken for the current one.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from nuri.domain.jobs import JobState
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """Everything a backend needs to start one attempt of a job on devices already chosen."""
+
+    job_id: int
+    attempt: int
+    command: tuple[str, ...]
+    pool: str
+    node: str
+    device_indices: tuple[int, ...]
+    device_env_var: str
+    time_limit_s: int
+    workdir: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A run ended: ``state`` is COMPLETED, FAILED, CANCELLED or TIMEOUT (or PENDING: requeued)."""
+
+    job_id: int
+    attempt: int
+    state: JobState
+    ended_at: datetime
+    exit_code: int | None = None
+    reason: str | None = None
+
+
+class Backend(Protocol):
+    """What runs jobs. Implementations must be safe to call from one engine thread at a time."""
+
+    name: str
+
+    def start(self, launch: Launch) -> None:
+        """Start the attempt now. Raise BackendError if it cannot start."""
+
+    def cancel(self, job_id: int) -> None:
+        """Stop the job's running attempt; its end is reported by a later ``poll`` as CANCELLED."""
+
+    def preempt(self, job_id: int) -> None:
+        """Stop the job's running attempt so it can be requeued; a later ``poll`` reports it
+        ended with state PENDING."""
+
+    def poll(self) -> Sequence[Ended]:
+        """Runs that ended since the last poll, each reported exactly once by this object."""
+
+    def reconcile(self, running: Sequence[tuple[int, int]]) -> Sequence[Ended]:
+        """Given the ``(job_id, attempt)`` pairs the store believes are running, report an end
+        for every one this backend cannot account for (e.g. after a restart)."""
+
+    def logs(self, job_id: int, offset: int = 0) -> bytes:
+        """The job's captured output from byte ``offset`` on (empty if none yet)."""
+
+
+class BackendError(Exception):
+    """A backend could not do what was asked; the message says why."""

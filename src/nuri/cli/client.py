@@ -1,0 +1,64 @@
+"""A small HTTP client for the API that turns every failure into a one-line message."""
+
+import time
+from typing import Any
+
+import httpx
+
+RETRIES = 3
+
+
+class CliError(Exception):
+    """Something the user must fix or know; printed as one line, exit code 1."""
+
+
+class ApiClient:
+    """Talks to ``<url>/api/v1`` with a bearer token.
+
+    Requests that change state carry an idempotency key when the caller gives one, so they are
+    retried on connection failures without risk of doing the work twice.
+    """
+
+    def __init__(self, url: str, token: str | None, timeout_s: float = 30.0) -> None:
+        self._url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self._url, headers=headers, timeout=timeout_s)
+
+    def get(self, path: str, **params: Any) -> Any:
+        clean = {key: value for key, value in params.items() if value is not None}
+        return self._send("GET", path, params=clean, retry=True)
+
+    def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._send(
+            "POST", path, json=body, headers=headers, retry=idempotency_key is not None
+        )
+
+    def _send(self, method: str, path: str, *, retry: bool, **kwargs: Any) -> Any:
+        attempts = RETRIES if retry else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self._http.request(method, f"/api/v1{path}", **kwargs)
+                break
+            except httpx.TransportError as error:
+                if attempt == attempts:
+                    raise CliError(
+                        f"cannot reach nuri at {self._url} ({type(error).__name__});"
+                        " is 'nuri serve' running, and is NURI_URL right?"
+                    ) from None
+                time.sleep(0.5 * attempt)
+        if response.status_code >= 400:
+            raise CliError(_message(response))
+        return response.json()
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    if not isinstance(detail, str):
+        detail = response.text.strip()[:300] or response.reason_phrase
+    if response.status_code == 401:
+        return f"{detail} (HTTP 401: check NURI_TOKEN)"
+    return f"{detail} (HTTP {response.status_code})"

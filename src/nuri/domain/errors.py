@@ -1,0 +1,45 @@
+"""Errors raised by domain rules.
+
+Every error carries a message written for the person who must fix the input, because adapters
+(HTTP, CLI) show it to them verbatim::
+
+    DomainError
+     +-- InvalidInput          a value is malformed or out of range
+     +-- NotFound              a named thing does not exist (or is not visible to the caller)
+     +-- Conflict              the request clashes with existing state (duplicate name, ...)
+     +-- Forbidden             the caller's role does not allow the action
+     +-- AdmissionRefused      a job cannot be accepted (award, pool, size, command)
+     +-- InvalidTransition     a job state change the state machine does not allow
+"""
+
+
+class DomainError(Exception):
+    """Base of every error whose message is meant for the end user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    """A value is malformed or out of range."""
+
+
+class NotFound(DomainError):
+    """A named thing does not exist, or the caller may not see it."""
+
+
+class Conflict(DomainError):
+    """The request clashes with existing state, such as a duplicate name."""
+
+
+class Forbidden(DomainError):
+    """The caller's role does not allow the action."""
+
+
+class AdmissionRefused(DomainError):
+    """A job cannot be accepted; the message says which rule refused it and what to change."""
+
+
+class InvalidTransition(DomainError):
+    """A job state change that the state machine does not allow."""

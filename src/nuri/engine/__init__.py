@@ -1,0 +1,1 @@
+"""The scheduling engine: snapshot -> policy -> apply, one leader at a time."""

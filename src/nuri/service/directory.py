@@ -1,0 +1,456 @@
+"""The commons' directory: hubs, pools, organisations, users, projects and allocations.
+
+Creating any of these is an admin's job, except that a project's PI may add members to it.
+Listings show everyone the hubs and pools; projects and allocations only where the caller is
+involved (admins see all).
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from nuri.domain.commons import (
+    DEFAULT_MAX_TIME_LIMIT_S,
+    Allocation,
+    HubOperator,
+    OrganisationKind,
+    ResearchField,
+    Role,
+    Tier,
+    accelerator_named,
+    check_name,
+    check_pool_shape,
+)
+from nuri.domain.errors import Conflict, Forbidden, InvalidInput
+from nuri.domain.jobs import JobState
+from nuri.domain.ledger import Balance
+from nuri.domain.units import (
+    format_exchange_rate,
+    parse_exchange_rate,
+    parse_gpu_hours,
+    round_hours,
+)
+from nuri.service.access import require_admin, visible_project_ids
+from nuri.service.auth import Actor, new_token, token_digest
+from nuri.service.views import (
+    AllocationView,
+    HubView,
+    OrganisationView,
+    PoolView,
+    ProjectView,
+    UserView,
+)
+from nuri.store import repository
+from nuri.store.tables import (
+    AllocationPoolRow,
+    AllocationRow,
+    HubRow,
+    JobRow,
+    OrganisationRow,
+    PoolRow,
+    ProjectMemberRow,
+    ProjectRow,
+    TokenRow,
+    UserRow,
+)
+
+EnumT = TypeVar("EnumT", bound=StrEnum)
+
+
+def choice(enum: type[EnumT], kind: str, value: str) -> EnumT:
+    """``enum(value)``, or InvalidInput listing the allowed values."""
+    try:
+        return enum(value)
+    except ValueError:
+        options = ", ".join(member.value for member in enum)
+        raise InvalidInput(f"{kind} {value!r} is not one of: {options}") from None
+
+
+class Directory:
+    """Use cases for the commons' standing entities. One transaction per method."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    # -- authentication -------------------------------------------------------------------
+
+    def actor_for_token(self, token: str) -> Actor | None:
+        """The user a bearer token belongs to, or None if it is unknown or revoked."""
+        with self._sessions.begin() as session:
+            row = session.execute(
+                select(UserRow)
+                .join(TokenRow, TokenRow.user_id == UserRow.id)
+                .where(TokenRow.digest == token_digest(token), TokenRow.revoked_at.is_(None))
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            return Actor(user_id=row.id, name=row.name, role=Role(row.role))
+
+    def issue_token(self, actor: Actor, user: str, label: str = "cli") -> str:
+        """A new token for ``user`` (admins for anyone, others for themselves). Shown once."""
+        with self._sessions.begin() as session:
+            row = repository.named(session, UserRow, "user", user)
+            if not actor.is_admin and row.id != actor.user_id:
+                raise Forbidden("you may only issue tokens for yourself")
+            return _add_token(session, row.id, label, self._clock())
+
+    # -- hubs and pools ---------------------------------------------------------------------
+
+    def create_hub(self, actor: Actor, *, name: str, title: str, operator: str) -> HubView:
+        require_admin(actor, "create hubs")
+        kind = choice(HubOperator, "hub operator", operator)
+        with self._sessions.begin() as session:
+            _unused(session, HubRow, "hub", check_name("hub", name))
+            row = HubRow(name=name, title=title or name, operator=kind.value)
+            session.add(row)
+            _flush(session, f"hub {name}")
+            return _hub_view(row)
+
+    def list_hubs(self) -> list[HubView]:
+        with self._sessions.begin() as session:
+            return [_hub_view(row) for row in session.scalars(select(HubRow).order_by(HubRow.id))]
+
+    def create_pool(
+        self,
+        actor: Actor,
+        *,
+        name: str,
+        hub: str,
+        accelerator: str,
+        nodes: int,
+        devices_per_node: int,
+        exchange_rate: str,
+        krw_per_device_hour: int,
+        max_time_limit_s: int = DEFAULT_MAX_TIME_LIMIT_S,
+    ) -> PoolView:
+        require_admin(actor, "create pools")
+        model = accelerator_named(accelerator)
+        rate_milli = parse_exchange_rate(exchange_rate)
+        check_pool_shape(nodes, devices_per_node, krw_per_device_hour)
+        if max_time_limit_s < 60:
+            raise InvalidInput("a pool's maximum time limit must be at least one minute")
+        with self._sessions.begin() as session:
+            _unused(session, PoolRow, "pool", check_name("pool", name))
+            hub_row = repository.named(session, HubRow, "hub", hub)
+            row = PoolRow(
+                name=name,
+                hub_id=hub_row.id,
+                accelerator=model.model,
+                nodes=nodes,
+                devices_per_node=devices_per_node,
+                rate_milli=rate_milli,
+                krw_per_device_hour=krw_per_device_hour,
+                max_time_limit_s=max_time_limit_s,
+            )
+            session.add(row)
+            _flush(session, f"pool {name}")
+            return self._pool_views(session, [row])[0]
+
+    def list_pools(self) -> list[PoolView]:
+        with self._sessions.begin() as session:
+            rows = list(session.scalars(select(PoolRow).order_by(PoolRow.id)))
+            return self._pool_views(session, rows)
+
+    def _pool_views(self, session: Session, rows: Sequence[PoolRow]) -> list[PoolView]:
+        hubs = {row.id: row.name for row in session.scalars(select(HubRow))}
+        busy = repository.busy_devices(session, [row.id for row in rows])
+        counts: dict[tuple[int, str], int] = {
+            (pool_id, state): count
+            for pool_id, state, count in session.execute(
+                select(JobRow.pool_id, JobRow.state, func.count())
+                .where(JobRow.state.in_([JobState.RUNNING.value, JobState.PENDING.value]))
+                .group_by(JobRow.pool_id, JobRow.state)
+            ).tuples()
+        }
+        views = []
+        for row in rows:
+            pool = repository.pool_of(row)
+            used = sum(len(busy.get(node, ())) for node in pool.node_names())
+            views.append(
+                PoolView(
+                    id=row.id,
+                    name=row.name,
+                    hub=hubs[row.hub_id],
+                    accelerator=row.accelerator,
+                    nodes=row.nodes,
+                    devices_per_node=row.devices_per_node,
+                    devices=pool.devices,
+                    exchange_rate=format_exchange_rate(row.rate_milli),
+                    krw_per_device_hour=row.krw_per_device_hour,
+                    max_time_limit_s=row.max_time_limit_s,
+                    free_devices=pool.devices - used,
+                    running_jobs=counts.get((row.id, JobState.RUNNING.value), 0),
+                    pending_jobs=counts.get((row.id, JobState.PENDING.value), 0),
+                )
+            )
+        return views
+
+    # -- organisations and users -----------------------------------------------------------
+
+    def create_organisation(
+        self, actor: Actor, *, name: str, title: str, kind: str
+    ) -> OrganisationView:
+        require_admin(actor, "create organisations")
+        organisation_kind = choice(OrganisationKind, "organisation kind", kind)
+        with self._sessions.begin() as session:
+            _unused(session, OrganisationRow, "organisation", check_name("organisation", name))
+            row = OrganisationRow(name=name, title=title or name, kind=organisation_kind.value)
+            session.add(row)
+            _flush(session, f"organisation {name}")
+            return _organisation_view(row)
+
+    def list_organisations(self) -> list[OrganisationView]:
+        with self._sessions.begin() as session:
+            rows = session.scalars(select(OrganisationRow).order_by(OrganisationRow.id))
+            return [_organisation_view(row) for row in rows]
+
+    def create_user(
+        self,
+        actor: Actor | None,
+        *,
+        name: str,
+        display_name: str,
+        role: str,
+        organisation: str | None,
+    ) -> tuple[UserView, str]:
+        """Create a user and their first token. ``actor`` None is the bootstrap (first admin)."""
+        if actor is not None:
+            require_admin(actor, "create users")
+        user_role = choice(Role, "role", role)
+        with self._sessions.begin() as session:
+            _unused(session, UserRow, "user", check_name("user", name))
+            organisation_id = None
+            if organisation:
+                organisation_id = repository.named(
+                    session, OrganisationRow, "organisation", organisation
+                ).id
+            row = UserRow(
+                name=name,
+                display_name=display_name or name,
+                role=user_role.value,
+                organisation_id=organisation_id,
+            )
+            session.add(row)
+            _flush(session, f"user {name}")
+            token = _add_token(session, row.id, "first token", self._clock())
+            return _user_view(row, organisation), token
+
+    def me(self, actor: Actor) -> UserView:
+        with self._sessions.begin() as session:
+            row = session.get(UserRow, actor.user_id)
+            assert row is not None  # the token resolved to this user
+            organisation = session.get(OrganisationRow, row.organisation_id or -1)
+            return _user_view(row, None if organisation is None else organisation.name)
+
+    def list_users(self, actor: Actor) -> list[UserView]:
+        with self._sessions.begin() as session:
+            organisations = {row.id: row.name for row in session.scalars(select(OrganisationRow))}
+            query = select(UserRow).order_by(UserRow.id)
+            if not actor.is_admin:
+                query = query.where(UserRow.id == actor.user_id)
+            return [
+                _user_view(row, organisations.get(row.organisation_id or -1))
+                for row in session.scalars(query)
+            ]
+
+    # -- projects ----------------------------------------------------------------------------
+
+    def create_project(
+        self,
+        actor: Actor,
+        *,
+        name: str,
+        title: str,
+        field: str,
+        organisation: str,
+        pi: str,
+    ) -> ProjectView:
+        require_admin(actor, "create projects")
+        research_field = choice(ResearchField, "research field", field)
+        with self._sessions.begin() as session:
+            _unused(session, ProjectRow, "project", check_name("project", name))
+            organisation_row = repository.named(
+                session, OrganisationRow, "organisation", organisation
+            )
+            pi_row = repository.named(session, UserRow, "user", pi)
+            row = ProjectRow(
+                name=name,
+                title=title or name,
+                field=research_field.value,
+                organisation_id=organisation_row.id,
+                pi_user_id=pi_row.id,
+            )
+            session.add(row)
+            _flush(session, f"project {name}")
+            return self._project_view(session, row)
+
+    def add_member(self, actor: Actor, *, project: str, user: str) -> ProjectView:
+        with self._sessions.begin() as session:
+            project_row = repository.named(session, ProjectRow, "project", project)
+            if not actor.is_admin and project_row.pi_user_id != actor.user_id:
+                raise Forbidden(f"only an admin or the PI of {project} may add members")
+            user_row = repository.named(session, UserRow, "user", user)
+            already = session.get(ProjectMemberRow, (project_row.id, user_row.id))
+            if already is None and user_row.id != project_row.pi_user_id:
+                session.add(ProjectMemberRow(project_id=project_row.id, user_id=user_row.id))
+                session.flush()
+            return self._project_view(session, project_row)
+
+    def list_projects(self, actor: Actor) -> list[ProjectView]:
+        with self._sessions.begin() as session:
+            query = select(ProjectRow).order_by(ProjectRow.id)
+            visible = visible_project_ids(session, actor)
+            if visible is not None:
+                query = query.where(ProjectRow.id.in_(visible))
+            return [self._project_view(session, row) for row in session.scalars(query)]
+
+    def _project_view(self, session: Session, row: ProjectRow) -> ProjectView:
+        project = repository.project_of(session, row)
+        names = dict(iter(session.execute(select(UserRow.id, UserRow.name)).tuples()))
+        organisation = session.get(OrganisationRow, row.organisation_id)
+        assert organisation is not None  # a foreign key guarantees it
+        return ProjectView(
+            id=row.id,
+            name=row.name,
+            title=row.title,
+            field=row.field,
+            organisation=organisation.name,
+            pi=names[row.pi_user_id],
+            members=tuple(sorted(names[user_id] for user_id in project.member_ids)),
+        )
+
+    # -- allocations ------------------------------------------------------------------------
+
+    def create_allocation(
+        self,
+        actor: Actor,
+        *,
+        project: str,
+        gpu_hours: str,
+        pools: Sequence[str],
+        starts_at: datetime,
+        ends_at: datetime,
+        tier: str,
+        note: str = "",
+    ) -> AllocationView:
+        require_admin(actor, "create allocations")
+        awarded_units = parse_gpu_hours(gpu_hours)
+        allocation_tier = choice(Tier, "tier", tier)
+        if starts_at.tzinfo is None or ends_at.tzinfo is None:
+            raise InvalidInput("allocation dates need a time zone, e.g. 2026-01-01T00:00:00+09:00")
+        if ends_at <= starts_at:
+            raise InvalidInput("an allocation must end after it starts")
+        if not pools:
+            raise InvalidInput("an allocation must allow at least one pool")
+        with self._sessions.begin() as session:
+            project_row = repository.named(session, ProjectRow, "project", project)
+            pool_rows = [repository.named(session, PoolRow, "pool", pool) for pool in pools]
+            row = AllocationRow(
+                project_id=project_row.id,
+                awarded_units=awarded_units,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                tier=allocation_tier.value,
+                note=note,
+            )
+            session.add(row)
+            session.flush()
+            for pool_row in {pool_row.id: pool_row for pool_row in pool_rows}.values():
+                session.add(AllocationPoolRow(allocation_id=row.id, pool_id=pool_row.id))
+            session.flush()
+            allocation = repository.allocation_of(session, row)
+            [(allocation, balance)] = repository.allocation_balances(session, [allocation])
+            return allocation_view(session, allocation, balance, self._clock())
+
+    def list_allocations(self, actor: Actor, project: str | None = None) -> list[AllocationView]:
+        with self._sessions.begin() as session:
+            query = select(AllocationRow).order_by(AllocationRow.id)
+            if project is not None:
+                project_row = repository.named(session, ProjectRow, "project", project)
+                query = query.where(AllocationRow.project_id == project_row.id)
+            visible = visible_project_ids(session, actor)
+            if visible is not None:
+                query = query.where(AllocationRow.project_id.in_(visible))
+            allocations = [repository.allocation_of(session, row) for row in session.scalars(query)]
+            now = self._clock()
+            return [
+                allocation_view(session, allocation, balance, now)
+                for allocation, balance in repository.allocation_balances(session, allocations)
+            ]
+
+
+def allocation_view(
+    session: Session, allocation: Allocation, balance: Balance, now: datetime
+) -> AllocationView:
+    project = session.get(ProjectRow, allocation.project_id)
+    assert project is not None  # a foreign key guarantees it
+    pool_names = dict(iter(session.execute(select(PoolRow.id, PoolRow.name)).tuples()))
+    active = allocation.active_at(now)
+    remaining = balance.remaining_units if active else 0
+    return AllocationView(
+        id=allocation.id,
+        name=f"{project.name}#{allocation.id}",
+        project=project.name,
+        tier=allocation.tier.value,
+        pools=tuple(sorted(pool_names[pool_id] for pool_id in allocation.pool_ids)),
+        starts_at=allocation.starts_at,
+        ends_at=allocation.ends_at,
+        active=active,
+        awarded_units=allocation.awarded_units,
+        charged_units=balance.charged_units,
+        held_units=balance.held_units,
+        remaining_units=remaining,
+        awarded_gpu_hours=round_hours(allocation.awarded_units),
+        used_gpu_hours=round_hours(balance.charged_units),
+        held_gpu_hours=round_hours(balance.held_units),
+        remaining_gpu_hours=round_hours(remaining),
+        cost_krw=balance.cost_krw,
+    )
+
+
+def _add_token(session: Session, user_id: int, label: str, now: datetime) -> str:
+    token = new_token()
+    session.add(TokenRow(user_id=user_id, digest=token_digest(token), label=label, created_at=now))
+    return token
+
+
+def _unused(
+    session: Session,
+    table: type[HubRow | PoolRow | OrganisationRow | UserRow | ProjectRow],
+    kind: str,
+    name: str,
+) -> None:
+    if session.scalar(select(table.id).where(table.name == name)) is not None:
+        raise Conflict(f"a {kind} named {name!r} already exists")
+
+
+def _flush(session: Session, what: str) -> None:
+    """Flush, turning a race with a concurrent creator into a clear conflict."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"{what} clashes with an existing record (created concurrently?)") from None
+
+
+def _hub_view(row: HubRow) -> HubView:
+    return HubView(id=row.id, name=row.name, title=row.title, operator=row.operator)
+
+
+def _organisation_view(row: OrganisationRow) -> OrganisationView:
+    return OrganisationView(id=row.id, name=row.name, title=row.title, kind=row.kind)
+
+
+def _user_view(row: UserRow, organisation: str | None) -> UserView:
+    return UserView(
+        id=row.id,
+        name=row.name,
+        display_name=row.display_name,
+        role=row.role,
+        organisation=organisation,
+    )

@@ -1,0 +1,337 @@
+"""Submitting, watching and cancelling jobs, and reading usage against awards.
+
+Submission is one transaction: admission (award balance, pool, size, command) and the new
+PENDING row with its hold commit together, under a lock on the project's allocations, so two
+concurrent submissions can never both spend the same remaining hours. A client-chosen
+idempotency key makes a retried submission return the job it already created.
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from nuri.domain.admission import admit
+from nuri.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from nuri.domain.jobs import JobState, check_transition
+from nuri.domain.units import round_hours
+from nuri.service.access import can_see_project, visible_project_ids
+from nuri.service.auth import Actor
+from nuri.service.directory import allocation_view, choice
+from nuri.service.views import JobView, PoolUsageView, UsageView
+from nuri.store import repository
+from nuri.store.tables import (
+    AllocationRow,
+    JobRow,
+    LedgerEntryRow,
+    PoolRow,
+    ProjectRow,
+    UserRow,
+)
+
+LogReader = Callable[[int, int], bytes]
+"""``(job_id, offset) -> bytes`` of captured output, provided by the backend."""
+
+MAX_COMMAND_BYTES = 64 * 1024
+MAX_LIST = 1000
+
+
+class Jobs:
+    """Use cases for jobs and usage. One transaction per method."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        read_logs: LogReader,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._read_logs = read_logs
+
+    def submit(
+        self,
+        actor: Actor,
+        *,
+        project: str,
+        pool: str,
+        gpus: int,
+        time_limit_s: int,
+        command: Sequence[str],
+        name: str | None = None,
+        workdir: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobView:
+        """Admit and queue a job; returns it PENDING, or raises AdmissionRefused with the reason.
+
+        With an ``idempotency_key`` already used by this caller, returns that earlier job and
+        queues nothing new.
+        """
+        if sum(len(part.encode()) for part in command) > MAX_COMMAND_BYTES:
+            raise InvalidInput(f"the command is longer than {MAX_COMMAND_BYTES} bytes")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
+            raise InvalidInput("an idempotency key must be 1 to 100 characters")
+        try:
+            with self._sessions.begin() as session:
+                earlier = self._by_key(session, actor, idempotency_key)
+                if earlier is not None:
+                    return self._view(session, earlier)
+                project_row = repository.named(session, ProjectRow, "project", project)
+                if not can_see_project(session, actor, project_row.id):
+                    raise Forbidden(f"you are not a member of project {project}")
+                pool_row = session.scalar(select(PoolRow).where(PoolRow.name == pool))
+                # Lock the project's allocations (PostgreSQL; SQLite serialises writers anyway)
+                # so that concurrent submissions see each other's holds.
+                session.execute(
+                    select(AllocationRow.id)
+                    .where(AllocationRow.project_id == project_row.id)
+                    .with_for_update()
+                ).all()
+                allocations = repository.project_allocations(session, project_row.id)
+                now = self._clock()
+                admission = admit(
+                    project_name=project,
+                    pool_name=pool,
+                    pool=None if pool_row is None else repository.pool_of(pool_row),
+                    devices=gpus,
+                    time_limit_s=time_limit_s,
+                    command=command,
+                    allocations=repository.allocation_balances(session, allocations),
+                    now=now,
+                )
+                assert pool_row is not None  # admission refuses unknown pools
+                row = JobRow(
+                    name=_job_name(name, command),
+                    project_id=project_row.id,
+                    allocation_id=admission.allocation_id,
+                    pool_id=pool_row.id,
+                    submitted_by=actor.user_id,
+                    idempotency_key=idempotency_key,
+                    command=list(command),
+                    workdir=workdir,
+                    devices=gpus,
+                    time_limit_s=time_limit_s,
+                    hold_units=admission.hold_units,
+                    state=JobState.PENDING.value,
+                    attempt=0,
+                    attained_device_seconds=0,
+                    submitted_at=now,
+                    device_indices=[],
+                    cancel_requested=False,
+                )
+                session.add(row)
+                session.flush()
+                return self._view(session, row)
+        except IntegrityError:
+            # A concurrent retry with the same key won the race: return its job.
+            with self._sessions.begin() as session:
+                earlier = self._by_key(session, actor, idempotency_key)
+                if earlier is None:
+                    raise
+                return self._view(session, earlier)
+
+    def list(
+        self,
+        actor: Actor,
+        *,
+        project: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+    ) -> list[JobView]:
+        """Visible jobs, newest first."""
+        if not 1 <= limit <= MAX_LIST:
+            raise InvalidInput(f"limit must be 1 to {MAX_LIST}")
+        with self._sessions.begin() as session:
+            query = select(JobRow).order_by(JobRow.id.desc()).limit(limit)
+            visible = visible_project_ids(session, actor)
+            if visible is not None:
+                query = query.where(JobRow.project_id.in_(visible))
+            if project is not None:
+                project_row = repository.named(session, ProjectRow, "project", project)
+                query = query.where(JobRow.project_id == project_row.id)
+            if state is not None:
+                query = query.where(JobRow.state == choice(JobState, "state", state.upper()).value)
+            return [self._view(session, row) for row in session.scalars(query)]
+
+    def show(self, actor: Actor, job_id: int) -> JobView:
+        with self._sessions.begin() as session:
+            return self._view(session, self._visible_job(session, actor, job_id))
+
+    def cancel(self, actor: Actor, job_id: int) -> JobView:
+        """Cancel a job: a PENDING one at once; a RUNNING one when the engine next runs.
+
+        The submitter, the project's PI and admins may cancel. Cancelling a job already being
+        cancelled is a no-op; cancelling a finished one is a conflict.
+        """
+        with self._sessions.begin() as session:
+            row = self._visible_job(session, actor, job_id, lock=True)
+            project = session.get(ProjectRow, row.project_id)
+            assert project is not None  # a foreign key guarantees it
+            allowed = actor.is_admin or actor.user_id in (row.submitted_by, project.pi_user_id)
+            if not allowed:
+                raise Forbidden(
+                    f"only the submitter, the PI of {project.name} or an admin may cancel"
+                )
+            state = JobState(row.state)
+            if state.terminal:
+                raise Conflict(f"job {job_id} already ended {state}; there is nothing to cancel")
+            if state is JobState.PENDING:
+                check_transition(state, JobState.CANCELLED)
+                row.state = JobState.CANCELLED.value
+                row.ended_at = self._clock()
+                row.reason = f"cancelled by {actor.name} before it started"
+            else:
+                row.cancel_requested = True
+            session.flush()
+            return self._view(session, row)
+
+    def logs(self, actor: Actor, job_id: int, offset: int = 0) -> bytes:
+        if offset < 0:
+            raise InvalidInput("offset must not be negative")
+        with self._sessions.begin() as session:
+            self._visible_job(session, actor, job_id)
+        return self._read_logs(job_id, offset)
+
+    def usage(self, actor: Actor, project: str) -> UsageView:
+        """A project's awards, spend and remaining balance, with spend per pool."""
+        with self._sessions.begin() as session:
+            project_row = repository.named(session, ProjectRow, "project", project)
+            if not can_see_project(session, actor, project_row.id):
+                raise NotFound(f"no project named {project!r} that you belong to")
+            now = self._clock()
+            balances = repository.allocation_balances(
+                session, repository.project_allocations(session, project_row.id)
+            )
+            allocations = tuple(
+                allocation_view(session, allocation, balance, now)
+                for allocation, balance in balances
+            )
+            pools = tuple(
+                PoolUsageView(
+                    pool=name,
+                    accelerator=accelerator,
+                    jobs=int(jobs),
+                    device_hours=round(int(device_seconds) / 3600, 4),
+                    used_gpu_hours=round_hours(int(units)),
+                    cost_krw=int(won),
+                )
+                for name, accelerator, jobs, device_seconds, units, won in session.execute(
+                    select(
+                        PoolRow.name,
+                        PoolRow.accelerator,
+                        func.count(func.distinct(LedgerEntryRow.job_id)),
+                        func.sum(LedgerEntryRow.devices * LedgerEntryRow.seconds),
+                        func.sum(LedgerEntryRow.h100e_units),
+                        func.sum(LedgerEntryRow.cost_krw),
+                    )
+                    .join(PoolRow, PoolRow.id == LedgerEntryRow.pool_id)
+                    .where(LedgerEntryRow.project_id == project_row.id)
+                    .group_by(PoolRow.name, PoolRow.accelerator)
+                    .order_by(PoolRow.name)
+                ).tuples()
+            )
+            awarded = sum(balance.awarded_units for _, balance in balances)
+            used = sum(balance.charged_units for _, balance in balances)
+            held = sum(balance.held_units for _, balance in balances)
+            remaining = sum(view.remaining_units for view in allocations)
+            return UsageView(
+                project=project,
+                awarded_units=awarded,
+                used_units=used,
+                held_units=held,
+                remaining_units=remaining,
+                awarded_gpu_hours=round_hours(awarded),
+                used_gpu_hours=round_hours(used),
+                held_gpu_hours=round_hours(held),
+                remaining_gpu_hours=round_hours(remaining),
+                cost_krw=sum(balance.cost_krw for _, balance in balances),
+                allocations=allocations,
+                pools=pools,
+            )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _by_key(self, session: Session, actor: Actor, key: str | None) -> JobRow | None:
+        if key is None:
+            return None
+        return session.scalar(
+            select(JobRow).where(
+                JobRow.submitted_by == actor.user_id, JobRow.idempotency_key == key
+            )
+        )
+
+    def _visible_job(
+        self, session: Session, actor: Actor, job_id: int, *, lock: bool = False
+    ) -> JobRow:
+        query = select(JobRow).where(JobRow.id == job_id)
+        if lock:
+            query = query.with_for_update()
+        row = session.scalar(query)
+        if row is None or not can_see_project(session, actor, row.project_id):
+            raise NotFound(f"no job {job_id} in your projects")
+        return row
+
+    def _view(self, session: Session, row: JobRow) -> JobView:
+        project = session.get(ProjectRow, row.project_id)
+        pool = session.get(PoolRow, row.pool_id)
+        user = session.get(UserRow, row.submitted_by)
+        assert project is not None and pool is not None and user is not None
+        charged_units, cost = session.execute(
+            select(
+                func.coalesce(func.sum(LedgerEntryRow.h100e_units), 0),
+                func.coalesce(func.sum(LedgerEntryRow.cost_krw), 0),
+            ).where(LedgerEntryRow.job_id == row.id)
+        ).one()
+        state = JobState(row.state)
+        return JobView(
+            id=row.id,
+            name=row.name,
+            state=state.value,
+            project=project.name,
+            pool=pool.name,
+            gpus=row.devices,
+            time_limit_s=row.time_limit_s,
+            command=tuple(row.command),
+            user=user.name,
+            allocation_id=row.allocation_id,
+            attempt=row.attempt,
+            submitted_at=row.submitted_at,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            node=row.node,
+            device_indices=tuple(row.device_indices or ()),
+            exit_code=row.exit_code,
+            reason=row.reason,
+            cancel_requested=row.cancel_requested,
+            queue_position=_queue_position(session, row) if state is JobState.PENDING else None,
+            held_units=row.hold_units if not state.terminal else 0,
+            charged_units=int(charged_units),
+            used_gpu_hours=round_hours(int(charged_units)),
+            cost_krw=int(cost),
+        )
+
+
+def _queue_position(session: Session, row: JobRow) -> int:
+    """1 + the pending jobs of the same pool that arrived earlier (FIFO order)."""
+    ahead = session.scalar(
+        select(func.count()).where(
+            JobRow.pool_id == row.pool_id,
+            JobRow.state == JobState.PENDING.value,
+            or_(
+                JobRow.submitted_at < row.submitted_at,
+                and_(JobRow.submitted_at == row.submitted_at, JobRow.id < row.id),
+            ),
+        )
+    )
+    return 1 + int(ahead or 0)
+
+
+def _job_name(name: str | None, command: Sequence[str]) -> str:
+    if name:
+        if len(name) > 200:
+            raise InvalidInput("a job name may be at most 200 characters")
+        return name
+    first = next((part for part in command if part.strip()), "job")
+    return first.rsplit("/", 1)[-1][:200]

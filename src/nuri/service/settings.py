@@ -1,0 +1,43 @@
+"""The service's configuration: one typed object, read from ``NURI_*`` variables at the edge."""
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nuri.store.database import sqlite_url
+
+
+def default_home() -> Path:
+    return Path(platformdirs.user_data_dir("nuri"))
+
+
+class ServerSettings(BaseSettings):
+    """How ``nuri serve`` runs. Every field can be set as ``NURI_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NURI_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    """Where the SQLite database, job logs and demo tokens live."""
+    database_url: str | None = None
+    """Any SQLAlchemy URL; by default ``sqlite:///$NURI_HOME/nuri.sqlite3``."""
+    backend: str = "local"
+    """What runs jobs: ``local`` (subprocesses on this machine)."""
+    policy: str = "fifo"
+    """The scheduling policy, by registered name."""
+    scheduler_interval_s: float = Field(default=1.0, gt=0, le=60)
+    """Seconds between scheduling cycles."""
+    lease_s: float = Field(default=15.0, gt=0)
+    """How long the scheduling lease lasts without renewal before another instance may take it."""
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or sqlite_url(self.home / "nuri.sqlite3")
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.home / "jobs"
+
+    @property
+    def demo_tokens_path(self) -> Path:
+        return self.home / "demo-tokens.json"

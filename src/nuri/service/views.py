@@ -1,0 +1,136 @@
+"""What use cases return: flat, read-only views with names resolved, ready for the API and CLI.
+
+Quantities come twice where the ledger is concerned: integer H100e units (authoritative, for
+machines) and GPU-hours rounded to four places (for people).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HubView:
+    id: int
+    name: str
+    title: str
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class PoolView:
+    id: int
+    name: str
+    hub: str
+    accelerator: str
+    nodes: int
+    devices_per_node: int
+    devices: int
+    exchange_rate: str
+    krw_per_device_hour: int
+    max_time_limit_s: int
+    free_devices: int
+    running_jobs: int
+    pending_jobs: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationView:
+    id: int
+    name: str
+    title: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: int
+    name: str
+    display_name: str
+    role: str
+    organisation: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectView:
+    id: int
+    name: str
+    title: str
+    field: str
+    organisation: str
+    pi: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationView:
+    id: int
+    name: str
+    project: str
+    tier: str
+    pools: tuple[str, ...]
+    starts_at: datetime
+    ends_at: datetime
+    active: bool
+    awarded_units: int
+    charged_units: int
+    held_units: int
+    remaining_units: int
+    awarded_gpu_hours: float
+    used_gpu_hours: float
+    held_gpu_hours: float
+    remaining_gpu_hours: float
+    cost_krw: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    id: int
+    name: str
+    state: str
+    project: str
+    pool: str
+    gpus: int
+    time_limit_s: int
+    command: tuple[str, ...]
+    user: str
+    allocation_id: int
+    attempt: int
+    submitted_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    node: str | None
+    device_indices: tuple[int, ...]
+    exit_code: int | None
+    reason: str | None
+    cancel_requested: bool
+    queue_position: int | None
+    held_units: int
+    charged_units: int
+    used_gpu_hours: float
+    cost_krw: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolUsageView:
+    pool: str
+    accelerator: str
+    jobs: int
+    device_hours: float
+    used_gpu_hours: float
+    cost_krw: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageView:
+    project: str
+    awarded_units: int
+    used_units: int
+    held_units: int
+    remaining_units: int
+    awarded_gpu_hours: float
+    used_gpu_hours: float
+    held_gpu_hours: float
+    remaining_gpu_hours: float
+    cost_krw: int
+    allocations: tuple[AllocationView, ...]
+    pools: tuple[PoolUsageView, ...]

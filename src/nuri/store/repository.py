@@ -1,0 +1,203 @@
+"""Reading rows as domain values, and the lookups every use case needs. Nothing here commits."""
+
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from nuri.domain.commons import (
+    Allocation,
+    Hub,
+    HubOperator,
+    Organisation,
+    OrganisationKind,
+    Pool,
+    Project,
+    ResearchField,
+    Role,
+    Tier,
+    User,
+)
+from nuri.domain.errors import NotFound
+from nuri.domain.jobs import ACTIVE_STATES, Job, JobState
+from nuri.domain.ledger import Balance, Charge, balance_of
+from nuri.store.tables import (
+    AllocationPoolRow,
+    AllocationRow,
+    HubRow,
+    JobRow,
+    LedgerEntryRow,
+    OrganisationRow,
+    PoolRow,
+    ProjectMemberRow,
+    ProjectRow,
+    UserRow,
+)
+
+
+def hub_of(row: HubRow) -> Hub:
+    return Hub(id=row.id, name=row.name, title=row.title, operator=HubOperator(row.operator))
+
+
+def pool_of(row: PoolRow) -> Pool:
+    return Pool(
+        id=row.id,
+        name=row.name,
+        hub_id=row.hub_id,
+        accelerator=row.accelerator,
+        nodes=row.nodes,
+        devices_per_node=row.devices_per_node,
+        rate_milli=row.rate_milli,
+        krw_per_device_hour=row.krw_per_device_hour,
+        max_time_limit_s=row.max_time_limit_s,
+    )
+
+
+def organisation_of(row: OrganisationRow) -> Organisation:
+    return Organisation(id=row.id, name=row.name, title=row.title, kind=OrganisationKind(row.kind))
+
+
+def user_of(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        name=row.name,
+        display_name=row.display_name,
+        role=Role(row.role),
+        organisation_id=row.organisation_id,
+    )
+
+
+def project_of(session: Session, row: ProjectRow) -> Project:
+    members = session.scalars(
+        select(ProjectMemberRow.user_id).where(ProjectMemberRow.project_id == row.id)
+    )
+    return Project(
+        id=row.id,
+        name=row.name,
+        title=row.title,
+        field=ResearchField(row.field),
+        organisation_id=row.organisation_id,
+        pi_user_id=row.pi_user_id,
+        member_ids=frozenset(members),
+    )
+
+
+def allocation_of(session: Session, row: AllocationRow) -> Allocation:
+    pools = session.scalars(
+        select(AllocationPoolRow.pool_id).where(AllocationPoolRow.allocation_id == row.id)
+    )
+    return Allocation(
+        id=row.id,
+        project_id=row.project_id,
+        awarded_units=row.awarded_units,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        tier=Tier(row.tier),
+        pool_ids=frozenset(pools),
+    )
+
+
+def job_of(row: JobRow) -> Job:
+    return Job(
+        id=row.id,
+        name=row.name,
+        project_id=row.project_id,
+        allocation_id=row.allocation_id,
+        pool_id=row.pool_id,
+        submitted_by=row.submitted_by,
+        command=tuple(row.command),
+        workdir=row.workdir,
+        devices=row.devices,
+        time_limit_s=row.time_limit_s,
+        state=JobState(row.state),
+        attempt=row.attempt,
+        submitted_at=row.submitted_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        node=row.node,
+        device_indices=tuple(row.device_indices or ()),
+        exit_code=row.exit_code,
+        reason=row.reason,
+        cancel_requested=row.cancel_requested,
+        attained_device_seconds=row.attained_device_seconds,
+    )
+
+
+def charge_of(row: LedgerEntryRow) -> Charge:
+    return Charge(
+        job_id=row.job_id,
+        attempt=row.attempt,
+        allocation_id=row.allocation_id,
+        pool_id=row.pool_id,
+        devices=row.devices,
+        seconds=row.seconds,
+        h100e_units=row.h100e_units,
+        cost_krw=row.cost_krw,
+    )
+
+
+RowT = TypeVar("RowT", HubRow, PoolRow, OrganisationRow, UserRow, ProjectRow)
+
+
+def named(session: Session, table: type[RowT], kind: str, name: str) -> RowT:
+    """The row called ``name`` or NotFound saying which kind of thing is missing."""
+    row = session.scalar(select(table).where(table.name == name))
+    if row is None:
+        raise NotFound(f"no {kind} named {name!r}")
+    return row
+
+
+def allocation_balances(
+    session: Session, allocations: Sequence[Allocation]
+) -> list[tuple[Allocation, Balance]]:
+    """Each allocation with its balance: charges from the ledger, holds from its active jobs."""
+    ids = [allocation.id for allocation in allocations]
+    if not ids:
+        return []
+    charges: dict[int, list[Charge]] = {allocation_id: [] for allocation_id in ids}
+    for row in session.scalars(select(LedgerEntryRow).where(LedgerEntryRow.allocation_id.in_(ids))):
+        charges[row.allocation_id].append(charge_of(row))
+    holds = dict(
+        iter(
+            session.execute(
+                select(JobRow.allocation_id, func.coalesce(func.sum(JobRow.hold_units), 0))
+                .where(JobRow.allocation_id.in_(ids), JobRow.state.in_(_active_names()))
+                .group_by(JobRow.allocation_id)
+            ).tuples()
+        )
+    )
+    return [
+        (
+            allocation,
+            balance_of(
+                allocation.awarded_units, charges[allocation.id], int(holds.get(allocation.id, 0))
+            ),
+        )
+        for allocation in allocations
+    ]
+
+
+def project_allocations(session: Session, project_id: int) -> list[Allocation]:
+    rows = session.scalars(
+        select(AllocationRow)
+        .where(AllocationRow.project_id == project_id)
+        .order_by(AllocationRow.id)
+    )
+    return [allocation_of(session, row) for row in rows]
+
+
+def busy_devices(session: Session, pool_ids: Iterable[int] | None = None) -> dict[str, set[int]]:
+    """Device indices held by RUNNING jobs, per node name."""
+    query = select(JobRow.node, JobRow.device_indices).where(JobRow.state == JobState.RUNNING.value)
+    if pool_ids is not None:
+        query = query.where(JobRow.pool_id.in_(list(pool_ids)))
+    busy: dict[str, set[int]] = {}
+    for node, indices in session.execute(query).tuples():
+        if node is not None:
+            busy.setdefault(node, set()).update(indices or ())
+    return busy
+
+
+def _active_names() -> list[str]:
+    return [state.value for state in ACTIVE_STATES]
