@@ -6,9 +6,10 @@ pool's device variable (``CUDA_VISIBLE_DEVICES`` for NVIDIA, the vendor's own fo
 ``NURI_VISIBLE_DEVICES``. Time limits are enforced here: at the limit the group gets SIGTERM, and
 SIGKILL after a grace period.
 
-Processes belong to the service that started them. If the service stops, ``reconcile`` on the
-next start kills any process group left behind (recorded in ``<job id>/pgid``) and reports the
-run FAILED, since its exit status can no longer be known.
+When a job's main process exits, whatever else is left in its process group is killed, as Slurm
+does at the end of a step. Processes belong to the service that started them. If the service
+stops, ``reconcile`` on the next start kills any process group left behind (recorded in
+``<job id>/pgid``) and reports the run FAILED, since its exit status can no longer be known.
 """
 
 import logging
@@ -121,6 +122,10 @@ class LocalBackend:
                     self._enforce(run, now)
                     continue
                 del self._runs[job_id]
+                # As Slurm does at the end of a step: whatever the job left in its process group
+                # (workers, daemons, children ignoring SIGTERM) dies with it, so the devices the
+                # engine now frees are really free.
+                _signal_group(run.process.pid, signal.SIGKILL)
                 (self.job_dir(job_id) / "pgid").unlink(missing_ok=True)
                 ended.append(_ending(run, code, now))
         return ended
@@ -128,11 +133,14 @@ class LocalBackend:
     def reconcile(self, running: Sequence[tuple[int, int]]) -> list[Ended]:
         ended: list[Ended] = []
         with self._lock:
-            known = {(job_id, run.launch.attempt) for job_id, run in self._runs.items()}
+            current = {job_id: run.launch.attempt for job_id, run in self._runs.items()}
         for job_id, attempt in running:
-            if (job_id, attempt) in known:
+            if current.get(job_id) == attempt:
                 continue
-            _kill_leftover_group(job_id, self.job_dir(job_id) / "pgid")
+            if job_id not in current:
+                # Only a run this backend is not running can have left a stray process group;
+                # the live run of a later attempt shares the job's pgid file and is spared.
+                _kill_leftover_group(job_id, self.job_dir(job_id) / "pgid")
             ended.append(
                 Ended(
                     job_id=job_id,

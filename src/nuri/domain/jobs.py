@@ -98,7 +98,7 @@ def parse_duration(text: str) -> int:
         raise InvalidInput("time limit is empty; use e.g. 30m, 2h or 1d")
     if ":" in raw:
         parts = raw.split(":")
-        if len(parts) not in (2, 3) or not all(part.isdigit() for part in parts):
+        if len(parts) not in (2, 3) or not all(_is_ascii_number(part) for part in parts):
             raise InvalidInput(f"time limit {text!r} is not HH:MM:SS or MM:SS")
         numbers = [int(part) for part in parts]
         if len(numbers) == 2:
@@ -107,15 +107,18 @@ def parse_duration(text: str) -> int:
         total = hours * SECONDS_PER_HOUR + minutes * 60 + seconds
     else:
         units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-        total, digits, seen_unit = 0, "", False
+        total, digits, seen_unit, last_size = 0, "", False, 0
         for char in raw:
-            if char.isdigit():
+            if char in "0123456789":
                 digits += char
-            elif char in units and digits:
+            elif char in units and digits and (not last_size or units[char] < last_size):
                 total += int(digits) * units[char]
-                digits, seen_unit = "", True
+                digits, seen_unit, last_size = "", True, units[char]
             else:
-                raise InvalidInput(f"time limit {text!r} is not understood; use e.g. 30m, 2h, 1d")
+                raise InvalidInput(
+                    f"time limit {text!r} is not understood; use e.g. 30m, 2h, 1d or 1h30m"
+                    " (each unit once, largest first)"
+                )
         if digits:
             if seen_unit:
                 raise InvalidInput(f"time limit {text!r} ends without a unit (s, m, h or d)")
@@ -123,6 +126,10 @@ def parse_duration(text: str) -> int:
     if total <= 0:
         raise InvalidInput(f"time limit must be longer than zero, got {text!r}")
     return total
+
+
+def _is_ascii_number(text: str) -> bool:
+    return bool(text) and all(char in "0123456789" for char in text)
 
 
 def format_duration(seconds: int) -> str:

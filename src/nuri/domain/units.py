@@ -10,7 +10,7 @@ The ledger never stores a float. Its units are:
   the exact sum of the charges it holds.
 """
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from nuri.domain.errors import InvalidInput
 
@@ -19,6 +19,10 @@ RATE_SCALE = 1000
 """Exchange rates are stored as integer thousandths of an H100e per device-second."""
 H100E_UNITS_PER_GPU_HOUR = SECONDS_PER_HOUR * RATE_SCALE
 """H100e units (thousandths of an H100e GPU-second) in one H100e GPU-hour."""
+MAX_EXCHANGE_RATE = 1000
+"""No accelerator is a thousand H100s; larger rates are typing mistakes."""
+MAX_GPU_HOURS = 10**12
+"""A bound far above any award, so that decimal arithmetic on inputs is always exact."""
 
 
 def parse_exchange_rate(text: str | Decimal | int) -> int:
@@ -27,15 +31,12 @@ def parse_exchange_rate(text: str | Decimal | int) -> int:
     Refuses rates that are not positive or that need more than three decimal places, rather
     than rounding them silently.
     """
-    try:
-        value = Decimal(str(text))
-    except InvalidOperation:
+    value = _decimal(text, "exchange rate", "use e.g. 1.0 or 0.45")
+    if value <= 0 or value > MAX_EXCHANGE_RATE:
         raise InvalidInput(
-            f"exchange rate {text!r} is not a number; use e.g. 1.0 or 0.45"
-        ) from None
-    if not value.is_finite() or value <= 0:
-        raise InvalidInput(f"exchange rate must be a positive number, got {text}")
-    scaled = value * RATE_SCALE
+            f"exchange rate must be positive and at most {MAX_EXCHANGE_RATE}, got {text}"
+        )
+    scaled = _exact_product(value, RATE_SCALE)
     if scaled != scaled.to_integral_value():
         raise InvalidInput(f"exchange rate {text} has more than three decimal places")
     return int(scaled)
@@ -48,13 +49,12 @@ def format_exchange_rate(rate_milli: int) -> str:
 
 def parse_gpu_hours(text: str | Decimal | int) -> int:
     """Turn H100e GPU-hours (e.g. ``"1500"`` or ``"0.5"``) into H100e units, exactly."""
-    try:
-        value = Decimal(str(text))
-    except InvalidOperation:
-        raise InvalidInput(f"GPU-hours {text!r} is not a number") from None
-    if not value.is_finite() or value < 0:
-        raise InvalidInput(f"GPU-hours must be zero or more, got {text}")
-    units = value * H100E_UNITS_PER_GPU_HOUR
+    value = _decimal(text, "GPU-hours", "use e.g. 1500 or 0.5")
+    if value < 0 or value > MAX_GPU_HOURS:
+        raise InvalidInput(
+            f"GPU-hours must be zero or more and at most {MAX_GPU_HOURS}, got {text}"
+        )
+    units = _exact_product(value, H100E_UNITS_PER_GPU_HOUR)
     if units != units.to_integral_value():
         raise InvalidInput(f"GPU-hours {text} is finer than a thousandth of a GPU-second")
     return int(units)
@@ -84,6 +84,28 @@ def round_hours(units: int, places: int = 4) -> float:
     """H100e GPU-hours rounded for display in JSON; the integer units stay authoritative."""
     quantum = Decimal(1).scaleb(-places)
     return float(units_to_gpu_hours(units).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def _decimal(text: str | Decimal | int, what: str, example: str) -> Decimal:
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise InvalidInput(f"{what} {text!r} is not a number; {example}") from None
+    if not value.is_finite():
+        raise InvalidInput(f"{what} must be a finite number, got {text}")
+    return value
+
+
+def _exact_product(value: Decimal, factor: int) -> Decimal:
+    """``value * factor`` with enough precision that nothing is rounded away.
+
+    The default context keeps 28 digits, which would silently round a long input; an input's
+    digits plus the factor's always fit in the precision chosen here.
+    """
+    digits = len(value.as_tuple().digits) + len(str(factor)) + 2
+    with localcontext() as context:
+        context.prec = max(context.prec, digits)
+        return value * factor
 
 
 def _plain(value: Decimal) -> str:

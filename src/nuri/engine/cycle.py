@@ -116,9 +116,7 @@ class SchedulingEngine:
             pool_rows = list(session.scalars(select(PoolRow).order_by(PoolRow.id)))
             busy = repository.busy_devices(session)
             pools = tuple(_pool_state(row, busy) for row in pool_rows)
-            tiers = dict(
-                iter(session.execute(select(AllocationRow.id, AllocationRow.tier)).tuples())
-            )
+            tiers = dict(iter(session.execute(select(AllocationRow.id, AllocationRow.tier))))
             active = session.scalars(
                 select(JobRow)
                 .where(JobRow.state.in_([JobState.PENDING.value, JobState.RUNNING.value]))
@@ -170,7 +168,7 @@ class SchedulingEngine:
         with self._sessions.begin() as session:
             rows = session.execute(
                 select(JobRow.id, JobRow.attempt).where(JobRow.state == JobState.RUNNING.value)
-            ).tuples()
+            )
             return [(job_id, attempt) for job_id, attempt in rows]
 
     def _apply_ends(self, ends: Sequence[Ended]) -> int:

@@ -46,10 +46,14 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: list[Decision]) -> Non
             free[node.name] = set(node.free_indices)
             node_pool[node.name] = pool.pool_id
     started: set[int] = set()
+    preempted: set[int] = set()
     for decision in decisions:
         if isinstance(decision, Preempt):
-            if decision.job_id not in running:
-                raise ValueError(f"preempt of job {decision.job_id}, which is not running")
+            if decision.job_id not in running or decision.job_id in preempted:
+                raise ValueError(
+                    f"preempt of job {decision.job_id}, not running or preempted twice"
+                )
+            preempted.add(decision.job_id)
             continue
         job = pending.get(decision.job_id)
         if job is None or decision.job_id in started:

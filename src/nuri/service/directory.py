@@ -166,7 +166,7 @@ class Directory:
                 select(JobRow.pool_id, JobRow.state, func.count())
                 .where(JobRow.state.in_([JobState.RUNNING.value, JobState.PENDING.value]))
                 .group_by(JobRow.pool_id, JobRow.state)
-            ).tuples()
+            )
         }
         views = []
         for row in rows:
@@ -312,7 +312,7 @@ class Directory:
 
     def _project_view(self, session: Session, row: ProjectRow) -> ProjectView:
         project = repository.project_of(session, row)
-        names = dict(iter(session.execute(select(UserRow.id, UserRow.name)).tuples()))
+        names = dict(iter(session.execute(select(UserRow.id, UserRow.name))))
         organisation = session.get(OrganisationRow, row.organisation_id)
         assert organisation is not None  # a foreign key guarantees it
         return ProjectView(
@@ -390,7 +390,7 @@ def allocation_view(
 ) -> AllocationView:
     project = session.get(ProjectRow, allocation.project_id)
     assert project is not None  # a foreign key guarantees it
-    pool_names = dict(iter(session.execute(select(PoolRow.id, PoolRow.name)).tuples()))
+    pool_names = dict(iter(session.execute(select(PoolRow.id, PoolRow.name))))
     active = allocation.active_at(now)
     remaining = balance.remaining_units if active else 0
     return AllocationView(

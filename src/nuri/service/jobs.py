@@ -230,7 +230,7 @@ class Jobs:
                     .where(LedgerEntryRow.project_id == project_row.id)
                     .group_by(PoolRow.name, PoolRow.accelerator)
                     .order_by(PoolRow.name)
-                ).tuples()
+                )
             )
             awarded = sum(balance.awarded_units for _, balance in balances)
             used = sum(balance.charged_units for _, balance in balances)

@@ -164,7 +164,7 @@ def allocation_balances(
                 select(JobRow.allocation_id, func.coalesce(func.sum(JobRow.hold_units), 0))
                 .where(JobRow.allocation_id.in_(ids), JobRow.state.in_(_active_names()))
                 .group_by(JobRow.allocation_id)
-            ).tuples()
+            )
         )
     )
     return [
@@ -193,7 +193,7 @@ def busy_devices(session: Session, pool_ids: Iterable[int] | None = None) -> dic
     if pool_ids is not None:
         query = query.where(JobRow.pool_id.in_(list(pool_ids)))
     busy: dict[str, set[int]] = {}
-    for node, indices in session.execute(query).tuples():
+    for node, indices in session.execute(query):
         if node is not None:
             busy.setdefault(node, set()).update(indices or ())
     return busy

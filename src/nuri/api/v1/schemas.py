@@ -27,7 +27,8 @@ class PoolCreate(Body):
     nodes: int = Field(ge=1, le=100_000, description="Number of identical nodes.")
     devices_per_node: int = Field(ge=1, le=64, description="Accelerator devices in each node.")
     exchange_rate: str = Field(
-        description="H100e per device-hour as a decimal with at most 3 places, e.g. '0.45'."
+        max_length=20,
+        description="H100e per device-hour as a decimal with at most 3 places, e.g. '0.45'.",
     )
     krw_per_device_hour: int = Field(ge=0, description="Price of one device-hour in won.")
     max_time_limit_s: int = Field(
@@ -67,7 +68,8 @@ class MemberAdd(Body):
 class AllocationCreate(Body):
     project: str = Field(description="Project name.")
     gpu_hours: str = Field(
-        description="Awarded H100e GPU-hours as a decimal string, e.g. '1500' or '0.5'."
+        max_length=40,
+        description="Awarded H100e GPU-hours as a decimal string, e.g. '1500' or '0.5'.",
     )
     pools: list[str] = Field(min_length=1, description="Names of the pools the award may use.")
     starts_at: datetime = Field(description="Start of the award period, with time zone.")
