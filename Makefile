@@ -1,17 +1,19 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both use the virtual
-# environment in .venv, created and filled on first use (and again when pyproject.toml changes).
+# environment in .venv, created and filled on first use (and again when pyproject.toml or
+# constraints.txt change). constraints.txt pins every transitive dependency; refresh it with
+# `make lock` after changing pyproject.toml.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test format lock clean
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nuri needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(INSTALLED)
 
 ## Serve the API on 127.0.0.1:8000 with a demo commons (SQLite under NURI_HOME, local backend).
@@ -26,6 +28,9 @@ test: $(INSTALLED)
 format: $(INSTALLED)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
+
+lock: $(INSTALLED)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^nuri' > constraints.txt
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

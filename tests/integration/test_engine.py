@@ -202,3 +202,24 @@ def test_snapshot_shows_running_and_pending_jobs_with_their_tiers(world: World) 
     assert [node.free_indices for node in h100.nodes] == [(3,), (0, 1, 2, 3)]
     assert len(snapshot.running) == 1 and len(snapshot.pending) == 1
     assert snapshot.pending[0].tier.value == "hub-member"
+
+
+def test_a_resigning_engine_hands_the_lease_over_at_once(world: World) -> None:
+    """After a clean stop the next instance leads immediately, without waiting for expiry."""
+    first, second = world.engine("first"), world.engine("second")
+    assert first.cycle().leader
+    assert not second.cycle().leader
+    first.resign()
+    assert second.cycle().leader
+
+
+def test_stopping_the_api_closes_the_backend_and_resigns(world: World) -> None:
+    """Shutting the app down stops local runs (backend.close) and releases the lease."""
+    from fastapi.testclient import TestClient
+
+    from nuri.api.app import create_app
+
+    with TestClient(create_app(world.commons, run_engine=True)):
+        pass
+    assert world.backend.closed
+    assert world.engine("next").cycle().leader

@@ -119,7 +119,7 @@ def make_backend(jobs_dir: Path) -> Iterator[Callable[[], LocalBackend]]:
 
     yield make
     for backend in backends:
-        backend.shutdown()
+        backend.close()
 
 
 @pytest.fixture

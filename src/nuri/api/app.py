@@ -31,6 +31,7 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
         finally:
             if thread is not None:
                 thread.stop()
+            commons.backend.close()
 
     app = FastAPI(
         title="nuri",

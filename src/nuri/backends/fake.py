@@ -21,6 +21,7 @@ class FakeBackend:
         self.running: dict[int, Launch] = {}
         self.launches: list[Launch] = []
         self.refuse_next_start: str | None = None
+        self.closed = False
         self._ends: list[Ended] = []
 
     def start(self, launch: Launch) -> None:
@@ -60,6 +61,9 @@ class FakeBackend:
             for job_id, attempt in running
             if job_id not in self.running or self.running[job_id].attempt != attempt
         ]
+
+    def close(self) -> None:
+        self.closed = True
 
     def logs(self, job_id: int, offset: int = 0) -> bytes:
         launch = self.running.get(job_id)

@@ -161,8 +161,8 @@ class LocalBackend:
         except FileNotFoundError:
             return b""
 
-    def shutdown(self) -> None:
-        """Stop every run this backend started (used when the service stops)."""
+    def close(self) -> None:
+        """Stop every run this backend started: local runs cannot outlive the service."""
         with self._lock:
             runs = list(self._runs.values())
         for run in runs:

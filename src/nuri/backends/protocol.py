@@ -66,6 +66,11 @@ class Backend(Protocol):
     def logs(self, job_id: int, offset: int = 0) -> bytes:
         """The job's captured output from byte ``offset`` on (empty if none yet)."""
 
+    def close(self) -> None:
+        """The service is stopping: release what this object holds. A backend whose runs cannot
+        outlive the service (local processes) stops them; the next leader's ``reconcile``
+        reports them. A backend whose runs live elsewhere (Slurm) leaves them running."""
+
 
 class BackendError(Exception):
     """A backend could not do what was asked; the message says why."""

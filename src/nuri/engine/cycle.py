@@ -26,7 +26,7 @@ from nuri.domain.commons import ACCELERATORS, Tier
 from nuri.domain.jobs import JobState, check_transition
 from nuri.domain.ledger import charge_for_attempt, elapsed_seconds
 from nuri.engine.clock import Clock
-from nuri.engine.lease import SCHEDULER_LEASE, try_acquire
+from nuri.engine.lease import SCHEDULER_LEASE, release, try_acquire
 from nuri.policy.placement import check_decisions
 from nuri.policy.snapshot import (
     ClusterSnapshot,
@@ -109,6 +109,11 @@ class SchedulingEngine:
         return CycleReport(
             leader=True, ended=ended, started=started, cancelling=cancelling, preempting=preempting
         )
+
+    def resign(self) -> None:
+        """Give up the lease (on clean shutdown) so that another instance takes over at once."""
+        release(self._sessions, SCHEDULER_LEASE, self._holder)
+        self._reconciled = False
 
     def snapshot(self) -> ClusterSnapshot:
         """The immutable state the policy sees now."""

@@ -25,8 +25,13 @@ class EngineThread:
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        """Finish the cycle under way, then hand the lease back."""
         self._stop.set()
         self._thread.join(timeout_s)
+        try:
+            self._engine.resign()
+        except Exception:
+            log.exception("could not release the scheduling lease; it will expire by itself")
 
     def _loop(self) -> None:
         while not self._stop.is_set():
