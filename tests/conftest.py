@@ -91,8 +91,8 @@ class World:
         )
 
 
-def build_world(database_url: str, home: Path) -> World:
-    clock = ManualClock(START)
+def build_world(database_url: str, home: Path, start: datetime = START) -> World:
+    clock = ManualClock(start)
     backend = FakeBackend(clock)
     settings = ServerSettings(home=home, database_url=database_url)
     commons = open_commons(settings, clock=clock, backend=backend)
@@ -134,7 +134,7 @@ def build_world(database_url: str, home: Path) -> World:
     d.create_project(admin, name="nlp", title="", field="language", organisation="snu", pi="kim")
     d.add_member(admin, project="nlp", user="lee")
     d.create_project(admin, name="vision", title="", field="vision", organisation="acme", pi="park")
-    starts_at, ends_at = START - timedelta(days=1), START + timedelta(days=30)
+    starts_at, ends_at = start - timedelta(days=1), start + timedelta(days=30)
     d.create_allocation(
         admin,
         project="nlp",

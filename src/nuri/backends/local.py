@@ -4,7 +4,9 @@ Each attempt runs in its own process group with its output (stdout and stderr) c
 ``<jobs_dir>/<job id>/output.log``, and the device indices the policy chose exported in the
 pool's device variable (``CUDA_VISIBLE_DEVICES`` for NVIDIA, the vendor's own for NPUs) and in
 ``NURI_VISIBLE_DEVICES``. Time limits are enforced here: at the limit the group gets SIGTERM, and
-SIGKILL after a grace period.
+SIGKILL after a grace period. Cancellation and preemption stop a run the same way. Every attempt
+of a job sees the same ``NURI_CHECKPOINT_DIR`` (``<jobs_dir>/<job id>/checkpoint``), kept across
+preemptions and service restarts, so a job that saves its state on SIGTERM resumes from it.
 
 When a job's main process exits, whatever else is left in its process group is killed, as Slurm
 does at the end of a step. Processes belong to the service that started them. If the service
@@ -60,7 +62,8 @@ class LocalBackend:
 
     def start(self, launch: Launch) -> None:
         directory = self.job_dir(launch.job_id)
-        directory.mkdir(parents=True, exist_ok=True)
+        checkpoints = directory / "checkpoint"
+        checkpoints.mkdir(parents=True, exist_ok=True)
         workdir = launch.workdir if launch.workdir and Path(launch.workdir).is_dir() else directory
         devices = ",".join(str(index) for index in launch.device_indices)
         environment = {
@@ -72,6 +75,7 @@ class LocalBackend:
             "NURI_JOB_ATTEMPT": str(launch.attempt),
             "NURI_POOL": launch.pool,
             "NURI_NODE": launch.node,
+            "NURI_CHECKPOINT_DIR": str(checkpoints),
         }
         output = open(directory / "output.log", "ab")  # noqa: SIM115 - the child owns it
         try:

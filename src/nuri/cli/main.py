@@ -15,9 +15,10 @@ from typing import Annotated, Any
 
 import typer
 
-from nuri.cli import admin
+from nuri.cli import admin, trace
 from nuri.cli.client import ApiClient, CliError
 from nuri.cli.render import errors, hours, print_json, print_table, when, won
+from nuri.cli.sim import sim
 from nuri.domain.errors import DomainError
 from nuri.domain.jobs import TERMINAL_STATES, format_duration, parse_duration
 
@@ -33,6 +34,8 @@ app = typer.Typer(
 job_app = typer.Typer(help="Look at one job.", no_args_is_help=True)
 app.add_typer(job_app, name="job")
 app.add_typer(admin.app, name="admin")
+app.add_typer(trace.app, name="trace")
+app.command("sim")(sim)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print stable JSON instead of a table.")]
 
@@ -191,6 +194,7 @@ def job_show(
         ("name", job["name"]),
         ("state", _state(job)),
         ("queue position", job["queue_position"]),
+        ("estimated start", when(job.get("estimated_start"))),
         ("project", job["project"]),
         ("pool", job["pool"]),
         ("gpus", job["gpus"]),

@@ -22,24 +22,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nuri.backends.protocol import Backend, BackendError, Ended, Launch
-from nuri.domain.commons import ACCELERATORS, Tier
+from nuri.domain.commons import ACCELERATORS
 from nuri.domain.jobs import JobState, check_transition
 from nuri.domain.ledger import charge_for_attempt, elapsed_seconds
 from nuri.engine.clock import Clock
 from nuri.engine.lease import SCHEDULER_LEASE, release, try_acquire
-from nuri.policy.placement import check_decisions
+from nuri.engine.snapshot import build_snapshot
+from nuri.policy.cycle import plan
 from nuri.policy.snapshot import (
     ClusterSnapshot,
-    NodeState,
-    PendingJob,
     Policy,
-    PoolState,
     Preempt,
-    RunningJob,
     Start,
 )
 from nuri.store import repository
-from nuri.store.tables import AllocationRow, JobRow, LedgerEntryRow, PoolRow
+from nuri.store.tables import JobRow, LedgerEntryRow, PoolRow
 
 log = logging.getLogger(__name__)
 
@@ -94,18 +91,15 @@ class SchedulingEngine:
         cancelling = self._forward_cancels()
         # 5. snapshot
         snapshot = self.snapshot()
-        # 6. decide
-        decisions = list(self._policy.decide(snapshot))
-        check_decisions(snapshot, decisions)
+        # 6. decide (reservations honoured, every decision checked)
+        decisions = plan(self._policy, snapshot)
         # 7. apply
         preempting = 0
         for decision in decisions:
             if isinstance(decision, Preempt):
                 self._backend.preempt(decision.job_id)
                 preempting += 1
-        started = sum(
-            self._start(decision) for decision in decisions if isinstance(decision, Start)
-        )
+        started = sum(self._start(d) for d in decisions if isinstance(d, Start))
         return CycleReport(
             leader=True, ended=ended, started=started, cancelling=cancelling, preempting=preempting
         )
@@ -118,54 +112,7 @@ class SchedulingEngine:
     def snapshot(self) -> ClusterSnapshot:
         """The immutable state the policy sees now."""
         with self._sessions.begin() as session:
-            pool_rows = list(session.scalars(select(PoolRow).order_by(PoolRow.id)))
-            busy = repository.busy_devices(session)
-            pools = tuple(_pool_state(row, busy) for row in pool_rows)
-            tiers = dict(iter(session.execute(select(AllocationRow.id, AllocationRow.tier))))
-            active = session.scalars(
-                select(JobRow)
-                .where(JobRow.state.in_([JobState.PENDING.value, JobState.RUNNING.value]))
-                .order_by(JobRow.id)
-            )
-            running: list[RunningJob] = []
-            pending: list[PendingJob] = []
-            for row in active:
-                tier = Tier(tiers[row.allocation_id])
-                if row.state == JobState.RUNNING.value:
-                    assert row.node is not None and row.started_at is not None
-                    running.append(
-                        RunningJob(
-                            job_id=row.id,
-                            project_id=row.project_id,
-                            allocation_id=row.allocation_id,
-                            tier=tier,
-                            pool_id=row.pool_id,
-                            node=row.node,
-                            device_indices=tuple(row.device_indices),
-                            time_limit_s=row.time_limit_s,
-                            started_at=row.started_at.timestamp(),
-                        )
-                    )
-                elif not row.cancel_requested:
-                    pending.append(
-                        PendingJob(
-                            job_id=row.id,
-                            project_id=row.project_id,
-                            allocation_id=row.allocation_id,
-                            tier=tier,
-                            pool_id=row.pool_id,
-                            devices=row.devices,
-                            time_limit_s=row.time_limit_s,
-                            submitted_at=row.submitted_at.timestamp(),
-                            attained_device_seconds=row.attained_device_seconds,
-                        )
-                    )
-            return ClusterSnapshot(
-                now=self._clock().timestamp(),
-                pools=pools,
-                running=tuple(running),
-                pending=tuple(pending),
-            )
+            return build_snapshot(session, self._clock())
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -245,6 +192,11 @@ class SchedulingEngine:
         return len(ids)
 
     def _start(self, decision: Start) -> bool:
+        if len(decision.placement) != 1:
+            raise BackendError(
+                f"job {decision.job_id}: the {self._backend.name} backend runs a job on one node"
+            )
+        [part] = decision.placement
         now = self._clock()
         with self._sessions.begin() as session:
             row = session.scalar(
@@ -258,16 +210,16 @@ class SchedulingEngine:
             row.state = JobState.RUNNING.value
             row.attempt += 1
             row.started_at = now
-            row.node = decision.node
-            row.device_indices = list(decision.device_indices)
+            row.node = part.node
+            row.device_indices = list(part.device_indices)
             row.reason = None
             launch = Launch(
                 job_id=row.id,
                 attempt=row.attempt,
                 command=tuple(row.command),
                 pool=pool_row.name,
-                node=decision.node,
-                device_indices=decision.device_indices,
+                node=part.node,
+                device_indices=part.device_indices,
                 device_env_var=ACCELERATORS[pool_row.accelerator].device_env_var,
                 time_limit_s=row.time_limit_s,
                 workdir=row.workdir,
@@ -286,24 +238,3 @@ class SchedulingEngine:
             )
             return False
         return True
-
-
-def _pool_state(row: PoolRow, busy: dict[str, set[int]]) -> PoolState:
-    pool = repository.pool_of(row)
-    nodes = tuple(
-        NodeState(
-            name=name,
-            devices=pool.devices_per_node,
-            free_indices=tuple(
-                index for index in range(pool.devices_per_node) if index not in busy.get(name, ())
-            ),
-        )
-        for name in pool.node_names()
-    )
-    return PoolState(
-        pool_id=row.id,
-        name=row.name,
-        accelerator=row.accelerator,
-        rate_milli=row.rate_milli,
-        nodes=nodes,
-    )

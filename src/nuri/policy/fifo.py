@@ -1,34 +1,62 @@
-"""First-in, first-out per pool, with gang placement on one node.
+"""First-in, first-out, with gang placement.
 
-The baseline every national centre starts from: jobs start strictly in submission order within
-a pool; when the oldest pending job does not fit, nothing behind it in that pool starts (no
-backfill), so no job is ever overtaken and none waits forever while devices free up.
+The baseline every centre starts from. Jobs are taken in order of tier, then submission; a job
+that names an accelerator class goes to the candidate pool with the most free devices. When the
+job at the head of the queue cannot start anywhere it may run, nothing behind it that competes
+for those pools starts either (no backfill), so no job is overtaken and none waits forever.
 """
 
 from collections.abc import Sequence
 
-from nuri.policy.placement import free_map, place_on_one_node
-from nuri.policy.snapshot import ClusterSnapshot, Decision, PendingJob, Start
+from nuri.policy.placement import FreeDevices, candidate_pools
+from nuri.policy.registry import PolicyContext
+from nuri.policy.snapshot import ClusterSnapshot, Decision, PendingJob, PoolState, Start
 
 
 class Fifo:
-    """Strict FIFO per pool. Pools are independent: a blocked pool does not block another."""
+    """Strict FIFO per pool (within a tier). Pools are independent: a blocked pool blocks no other."""
 
     name = "fifo"
+    preemptive = False
+
+    def __init__(self, context: PolicyContext | None = None) -> None:
+        del context  # FIFO needs nothing beyond the snapshot
 
     def decide(self, snapshot: ClusterSnapshot) -> Sequence[Decision]:
+        free = FreeDevices(snapshot)
+        if free.total_free() == 0:
+            return []
         decisions: list[Decision] = []
-        queue = sorted(snapshot.pending, key=_arrival_order)
-        for pool in snapshot.pools:
-            free = free_map(pool)
-            for job in (job for job in queue if job.pool_id == pool.pool_id):
-                placed = place_on_one_node(free, job.devices)
-                if placed is None:
-                    break
-                node, indices = placed
-                decisions.append(Start(job_id=job.job_id, node=node, device_indices=indices))
+        blocked: set[int] = set()
+        for job in sorted(snapshot.pending, key=arrival_order):
+            pools = candidate_pools(snapshot.pools, job)
+            if any(pool.pool_id in blocked for pool in pools):
+                blocked.update(pool.pool_id for pool in pools)
+                continue
+            start = start_on_best_pool(free, pools, job)
+            if start is None:
+                blocked.update(pool.pool_id for pool in pools)
+                continue
+            decisions.append(start)
         return decisions
 
+    def wake_at(self, snapshot: ClusterSnapshot) -> float | None:  # noqa: ARG002 - protocol
+        return None
 
-def _arrival_order(job: PendingJob) -> tuple[float, int]:
-    return (job.submitted_at, job.job_id)
+
+def arrival_order(job: PendingJob) -> tuple[int, float, int]:
+    """Tier first (strategic, hub member, general), then submission time, then id."""
+    return (job.tier.rank, job.submitted_at, job.job_id)
+
+
+def start_on_best_pool(
+    free: FreeDevices, pools: Sequence[PoolState], job: PendingJob
+) -> Start | None:
+    """Place ``job`` on the candidate pool with the most free devices it can use, if any fits."""
+    for pool in sorted(
+        pools, key=lambda p: (-free.free(p.pool_id, borrowing=job.preemptible), p.pool_id)
+    ):
+        placement = free.place(pool.pool_id, job.devices, may_borrow=job.preemptible)
+        if placement is not None:
+            return Start(job_id=job.job_id, pool_id=pool.pool_id, placement=placement)
+    return None

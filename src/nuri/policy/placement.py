@@ -1,71 +1,290 @@
-"""Placement helpers shared by policies: gang placement on one node, consolidating load.
+"""Placement shared by every policy: which pools a job may use, gang placement that prefers few
+nodes, lending of reserved devices, and the checker that no decision over-commits anything.
 
-Placement works on a mutable *free map* (node name -> free indices) that a policy copies from
-its snapshot, so decisions made earlier in the same cycle are seen by later ones.
+Placement works on a :class:`FreeDevices` view that a policy builds from its snapshot and
+mutates as it decides, so decisions made earlier in a cycle are seen by later ones.
 """
 
-from nuri.policy.snapshot import ClusterSnapshot, Decision, PoolState, Preempt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-FreeMap = dict[str, list[int]]
+from nuri.policy.snapshot import (
+    ClusterSnapshot,
+    Decision,
+    NodeSlice,
+    PendingJob,
+    PoolState,
+    Preempt,
+)
 
 
-def free_map(pool: PoolState) -> FreeMap:
-    """A mutable copy of a pool's free device indices per node."""
-    return {node.name: list(node.free_indices) for node in pool.nodes}
+def accepts(pool: PoolState, job: PendingJob) -> bool:
+    """True if ``job`` may run on ``pool``: the pool it names, or one of its accelerator class
+    (``'A|B'`` means either; case-insensitive), or any pool when it names neither."""
+    if job.pool_id is not None:
+        return pool.pool_id == job.pool_id
+    if not job.accelerator:
+        return True
+    wanted = {part.strip().upper() for part in job.accelerator.split("|")}
+    return pool.accelerator.upper() in wanted
 
 
-def place_on_one_node(free: FreeMap, devices: int) -> tuple[str, tuple[int, ...]] | None:
-    """Pick the fullest node that still fits ``devices`` (best fit), and its lowest free indices.
+def candidate_pools(pools: Iterable[PoolState], job: PendingJob) -> list[PoolState]:
+    return [pool for pool in pools if accepts(pool, job)]
 
-    Best fit keeps whole nodes free for large jobs. Ties go to the node listed first, so the
-    result is deterministic. Returns None when no node fits. Takes the indices out of ``free``.
+
+@dataclass
+class _Node:
+    name: str
+    size: int
+    free: list[int]
+    reserved_for: int | None
+
+
+class FreeDevices:
+    """Mutable free devices of every pool, per node, with reserved devices set apart.
+
+    Free devices of a reserved node that its service is about to need are not offered at all;
+    the rest may be *borrowed* by preemptible jobs only.
     """
-    best: str | None = None
-    for name, indices in free.items():
-        if len(indices) >= devices and (best is None or len(indices) < len(free[best])):
-            best = name
-    if best is None:
-        return None
-    chosen = tuple(sorted(free[best])[:devices])
-    free[best] = [index for index in free[best] if index not in chosen]
-    return best, chosen
+
+    def __init__(self, snapshot: ClusterSnapshot) -> None:
+        held_back = _held_back(snapshot)
+        self.pools: dict[int, PoolState] = {pool.pool_id: pool for pool in snapshot.pools}
+        self._nodes: dict[int, list[_Node]] = {}
+        self._free_count: dict[int, int] = {}
+        self._open_count: dict[int, int] = {}
+        for pool in snapshot.pools:
+            nodes = []
+            for node in pool.nodes_with_free:
+                free = sorted(node.free_indices)
+                if node.reserved_for is not None:
+                    keep_back = min(len(free), held_back.get(node.reserved_for, 0))
+                    held_back[node.reserved_for] = held_back.get(node.reserved_for, 0) - keep_back
+                    free = free[keep_back:]
+                nodes.append(_Node(node.name, node.devices, free, node.reserved_for))
+            self._nodes[pool.pool_id] = nodes
+            self._free_count[pool.pool_id] = sum(len(n.free) for n in nodes)
+            self._open_count[pool.pool_id] = sum(
+                len(n.free) for n in nodes if n.reserved_for is None
+            )
+
+    def free(self, pool_id: int, *, borrowing: bool = True) -> int:
+        """Free devices of a pool a job could use (with or without borrowing reserved ones)."""
+        return self._free_count[pool_id] if borrowing else self._open_count[pool_id]
+
+    def total_free(self) -> int:
+        return sum(self._free_count.values())
+
+    def node_size(self, pool_id: int) -> int:
+        return self.pools[pool_id].node_size
+
+    def place(
+        self, pool_id: int, devices: int, *, may_borrow: bool
+    ) -> tuple[NodeSlice, ...] | None:
+        """Gang-place ``devices`` on the pool, or None (taking nothing) if they do not fit.
+
+        Unreserved nodes are tried first; reserved ones only if ``may_borrow`` and needed. Within
+        that, a job that fits one node goes to the fullest node that fits it (best fit keeps
+        whole nodes free for large jobs); a larger job takes the emptiest nodes first so that it
+        spans as few nodes as possible.
+        """
+        placement = self._place(pool_id, devices, include_reserved=False)
+        if placement is None and may_borrow:
+            placement = self._place(pool_id, devices, include_reserved=True)
+        return placement
+
+    def take(self, pool_id: int, placement: Sequence[NodeSlice]) -> None:
+        """Mark a placement's devices used (for decisions made outside :meth:`place`)."""
+        nodes = {node.name: node for node in self._nodes[pool_id]}
+        for part in placement:
+            node = nodes[part.node]
+            node.free = [index for index in node.free if index not in part.device_indices]
+            self._free_count[pool_id] -= len(part.device_indices)
+            if node.reserved_for is None:
+                self._open_count[pool_id] -= len(part.device_indices)
+
+    def give_back(self, pool_id: int, placement: Sequence[NodeSlice]) -> None:
+        """Return devices (of a job this cycle preempts) to the free view."""
+        nodes = {node.name: node for node in self._nodes[pool_id]}
+        for part in placement:
+            node = nodes[part.node]
+            node.free = sorted(set(node.free) | set(part.device_indices))
+            self._free_count[pool_id] += len(part.device_indices)
+            if node.reserved_for is None:
+                self._open_count[pool_id] += len(part.device_indices)
+
+    def _place(
+        self, pool_id: int, devices: int, *, include_reserved: bool
+    ) -> tuple[NodeSlice, ...] | None:
+        nodes = [
+            node
+            for node in self._nodes[pool_id]
+            if node.free and (include_reserved or node.reserved_for is None)
+        ]
+        if sum(len(node.free) for node in nodes) < devices:
+            return None
+        best: _Node | None = None
+        for node in nodes:
+            if len(node.free) >= devices and (best is None or len(node.free) < len(best.free)):
+                best = node
+        if best is not None:
+            placement: tuple[NodeSlice, ...] = (NodeSlice(best.name, tuple(best.free[:devices])),)
+        else:
+            parts, need = [], devices
+            for node in sorted(nodes, key=lambda n: -len(n.free)):
+                if need == 0:
+                    break
+                count = min(need, len(node.free))
+                parts.append(NodeSlice(node.name, tuple(node.free[:count])))
+                need -= count
+            placement = tuple(parts)
+        self.take(pool_id, placement)
+        return placement
 
 
-def check_decisions(snapshot: ClusterSnapshot, decisions: list[Decision]) -> None:
-    """Raise ValueError if decisions would start a job twice, start a non-pending job, use a
-    device that is not free, or preempt a job that is not running.
+def _held_back(snapshot: ClusterSnapshot) -> dict[int, int]:
+    """Per reservation, the free reserved devices its service needs now (not lendable)."""
+    if not snapshot.reservations:
+        return {}
+    in_use: dict[int, int] = {}
+    free: dict[int, int] = {}
+    for pool in snapshot.pools:
+        for node in pool.nodes:
+            if node.reserved_for is not None:
+                free[node.reserved_for] = free.get(node.reserved_for, 0) + len(node.free_indices)
+                in_use[node.reserved_for] = in_use.get(node.reserved_for, 0) + (
+                    node.devices - len(node.free_indices)
+                )
+    borrowed = _borrowed_devices(snapshot)
+    held: dict[int, int] = {}
+    for reservation in snapshot.reservations:
+        if not reservation.starts_at <= snapshot.now < reservation.ends_at:
+            continue
+        service_holds = in_use.get(reservation.reservation_id, 0) - borrowed.get(
+            reservation.reservation_id, 0
+        )
+        held[reservation.reservation_id] = max(0, reservation.wanted - service_holds)
+    return held
 
-    The engine calls this on every policy's output: a buggy policy must never over-commit a pool.
+
+def _borrowed_devices(snapshot: ClusterSnapshot) -> dict[int, int]:
+    owner = {
+        node.name: node.reserved_for
+        for pool in snapshot.pools
+        for node in pool.nodes
+        if node.reserved_for is not None
+    }
+    borrowed: dict[int, int] = {}
+    for job in snapshot.running:
+        for part in job.placement:
+            reservation = owner.get(part.node)
+            if reservation is not None:
+                borrowed[reservation] = borrowed.get(reservation, 0) + len(part.device_indices)
+    return borrowed
+
+
+def reclaim_for_reservations(snapshot: ClusterSnapshot) -> list[Preempt]:
+    """Preempt borrowers of reserved devices that a service needs back now.
+
+    For each active reservation whose service wants more devices than are free on its nodes,
+    borrowers are preempted, those that started last first (they lose the least work), until
+    the shortfall is covered. Every policy's decisions are preceded by these.
+    """
+    held = _held_back(snapshot)
+    if not held:
+        return []
+    free: dict[int, int] = {}
+    owner: dict[str, int] = {}
+    for pool in snapshot.pools:
+        for node in pool.nodes:
+            if node.reserved_for is not None:
+                owner[node.name] = node.reserved_for
+                free[node.reserved_for] = free.get(node.reserved_for, 0) + len(node.free_indices)
+    preempts: list[Preempt] = []
+    for reservation_id, needed in held.items():
+        shortfall = needed - free.get(reservation_id, 0)
+        if shortfall <= 0:
+            continue
+        borrowers = [
+            job
+            for job in snapshot.running
+            if any(owner.get(part.node) == reservation_id for part in job.placement)
+        ]
+        for job in sorted(borrowers, key=lambda j: (-j.started_at, -j.job_id)):
+            if shortfall <= 0:
+                break
+            preempts.append(Preempt(job.job_id))
+            shortfall -= sum(
+                len(part.device_indices)
+                for part in job.placement
+                if owner.get(part.node) == reservation_id
+            )
+    return preempts
+
+
+def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) -> None:
+    """Raise ValueError if the decisions would over-commit anything.
+
+    Checked: no job started twice or started while not pending; every start in a pool the job
+    accepts, with exactly its number of distinct devices, all free (or freed by a preemption in
+    the same decisions); a non-preemptible job never on a reserved node; preemptions only of
+    running jobs, once each. The engine and the simulator run this on every policy's output.
     """
     pending = {job.job_id: job for job in snapshot.pending}
-    running = {job.job_id for job in snapshot.running}
+    running = {job.job_id: job for job in snapshot.running}
+    pools = {pool.pool_id: pool for pool in snapshot.pools}
     free: dict[str, set[int]] = {}
     node_pool: dict[str, int] = {}
+    reserved: set[str] = set()
     for pool in snapshot.pools:
         for node in pool.nodes:
             free[node.name] = set(node.free_indices)
             node_pool[node.name] = pool.pool_id
-    started: set[int] = set()
+            if node.reserved_for is not None:
+                reserved.add(node.name)
     preempted: set[int] = set()
     for decision in decisions:
         if isinstance(decision, Preempt):
-            if decision.job_id not in running or decision.job_id in preempted:
+            job = running.get(decision.job_id)
+            if job is None or decision.job_id in preempted:
                 raise ValueError(
                     f"preempt of job {decision.job_id}, not running or preempted twice"
                 )
             preempted.add(decision.job_id)
+            for part in job.placement:
+                free[part.node] |= set(part.device_indices)
+    started: set[int] = set()
+    for decision in decisions:
+        if isinstance(decision, Preempt):
             continue
-        job = pending.get(decision.job_id)
-        if job is None or decision.job_id in started:
+        pending_job = pending.get(decision.job_id)
+        if pending_job is None or decision.job_id in started:
             raise ValueError(
                 f"start of job {decision.job_id}, which is not pending or started twice"
             )
-        if node_pool.get(decision.node) != job.pool_id:
-            raise ValueError(f"job {job.job_id} placed on {decision.node}, outside its pool")
-        indices = set(decision.device_indices)
-        if len(indices) != job.devices or len(decision.device_indices) != job.devices:
-            raise ValueError(f"job {job.job_id} needs {job.devices} distinct devices")
-        if not indices <= free[decision.node]:
-            raise ValueError(f"job {job.job_id} placed on devices of {decision.node} that are busy")
-        free[decision.node] -= indices
-        started.add(job.job_id)
+        target = pools.get(decision.pool_id)
+        if target is None or not accepts(target, pending_job):
+            raise ValueError(f"job {decision.job_id} placed on a pool it does not accept")
+        count = 0
+        for part in decision.placement:
+            if node_pool.get(part.node) != decision.pool_id:
+                raise ValueError(f"job {decision.job_id} placed on {part.node}, outside its pool")
+            indices = set(part.device_indices)
+            if len(indices) != len(part.device_indices):
+                raise ValueError(
+                    f"job {decision.job_id} needs {pending_job.devices} distinct devices"
+                )
+            if not indices <= free[part.node]:
+                raise ValueError(
+                    f"job {decision.job_id} placed on devices of {part.node} that are busy"
+                )
+            if part.node in reserved and not pending_job.preemptible:
+                raise ValueError(f"non-preemptible job {decision.job_id} placed on a reserved node")
+            free[part.node] -= indices
+            count += len(indices)
+        if count != pending_job.devices or len({p.node for p in decision.placement}) != len(
+            decision.placement
+        ):
+            raise ValueError(f"job {decision.job_id} needs {pending_job.devices} distinct devices")
+        started.add(decision.job_id)

@@ -38,7 +38,7 @@ class Commons:
         return SchedulingEngine(
             sessions=self.sessions,
             backend=self.backend,
-            policy=policy_named(self.settings.policy),
+            policy=policy_named(self.settings.policy, live=True),
             clock=self.clock,
             holder=holder,
             lease_s=self.settings.lease_s,
@@ -52,7 +52,7 @@ def open_commons(
     settings: ServerSettings, *, clock: Clock = wall_clock, backend: Backend | None = None
 ) -> Commons:
     """Connect to the database, migrate it to the newest schema, and build the use cases."""
-    policy_named(settings.policy)  # fail at start, not at the first cycle, on a bad name
+    policy_named(settings.policy, live=True)  # fail at start, not at the first cycle
     settings.home.mkdir(parents=True, exist_ok=True)
     database = make_engine(settings.resolved_database_url())
     upgrade_to_head(database)
@@ -66,7 +66,7 @@ def open_commons(
         clock=clock,
         backend=backend,
         directory=Directory(sessions, clock),
-        jobs=Jobs(sessions, clock, backend.logs),
+        jobs=Jobs(sessions, clock, backend.logs, policy_named(settings.policy, live=True)),
     )
 
 

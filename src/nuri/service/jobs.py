@@ -7,7 +7,8 @@ idempotency key makes a retried submission return the job it already created.
 """
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -17,10 +18,13 @@ from nuri.domain.admission import admit
 from nuri.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from nuri.domain.jobs import JobState, check_transition
 from nuri.domain.units import round_hours
+from nuri.engine.snapshot import build_snapshot
+from nuri.policy.snapshot import Policy
 from nuri.service.access import can_see_project, visible_project_ids
 from nuri.service.auth import Actor
 from nuri.service.directory import allocation_view, choice
 from nuri.service.views import JobView, PoolUsageView, UsageView
+from nuri.sim.estimate import estimate_starts
 from nuri.store import repository
 from nuri.store.tables import (
     AllocationRow,
@@ -46,10 +50,12 @@ class Jobs:
         sessions: sessionmaker[Session],
         clock: Callable[[], datetime],
         read_logs: LogReader,
+        policy: Policy | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._read_logs = read_logs
+        self._policy = policy
 
     def submit(
         self,
@@ -156,8 +162,17 @@ class Jobs:
             return [self._view(session, row) for row in session.scalars(query)]
 
     def show(self, actor: Actor, job_id: int) -> JobView:
+        """One job; a PENDING one with its estimated start (the live policy simulated forward)."""
         with self._sessions.begin() as session:
-            return self._view(session, self._visible_job(session, actor, job_id))
+            row = self._visible_job(session, actor, job_id)
+            view = self._view(session, row)
+            if row.state != JobState.PENDING.value or self._policy is None:
+                return view
+            snapshot = build_snapshot(session, self._clock())
+        estimate = estimate_starts(snapshot, self._policy).get(job_id)
+        if estimate is None:
+            return view
+        return replace(view, estimated_start=datetime.fromtimestamp(estimate, UTC))
 
     def cancel(self, actor: Actor, job_id: int) -> JobView:
         """Cancel a job: a PENDING one at once; a RUNNING one when the engine next runs.
@@ -306,6 +321,7 @@ class Jobs:
             reason=row.reason,
             cancel_requested=row.cancel_requested,
             queue_position=_queue_position(session, row) if state is JobState.PENDING else None,
+            estimated_start=None,
             held_units=row.hold_units if not state.terminal else 0,
             charged_units=int(charged_units),
             used_gpu_hours=round_hours(int(charged_units)),

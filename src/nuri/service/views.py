@@ -104,6 +104,7 @@ class JobView:
     reason: str | None
     cancel_requested: bool
     queue_position: int | None
+    estimated_start: datetime | None
     held_units: int
     charged_units: int
     used_gpu_hours: float

@@ -1,0 +1,144 @@
+"""Building the policy's snapshot from the store: the live side of the snapshot seam.
+
+The engine decides with it; the API uses it to estimate start times. Read-only.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nuri.domain.commons import Tier
+from nuri.domain.jobs import JobState
+from nuri.domain.units import RATE_SCALE
+from nuri.policy.fairshare import decay
+from nuri.policy.snapshot import (
+    ClusterSnapshot,
+    GroupUsage,
+    NodeSlice,
+    NodeState,
+    PendingJob,
+    PoolState,
+    RunningJob,
+)
+from nuri.store import repository
+from nuri.store.tables import AllocationRow, HubRow, JobRow, LedgerEntryRow, PoolRow
+
+
+def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
+    """Pools with each node's free devices, running and pending jobs, and projects' usage."""
+    pool_rows = list(session.scalars(select(PoolRow).order_by(PoolRow.id)))
+    hubs = dict(iter(session.execute(select(HubRow.id, HubRow.name))))
+    busy = repository.busy_devices(session)
+    pools = tuple(_pool_state(row, hubs[row.hub_id], busy) for row in pool_rows)
+    allocation_rows = list(session.scalars(select(AllocationRow)))
+    tiers = {row.id: Tier(row.tier) for row in allocation_rows}
+    active = session.scalars(
+        select(JobRow)
+        .where(JobRow.state.in_([JobState.PENDING.value, JobState.RUNNING.value]))
+        .order_by(JobRow.id)
+    )
+    running: list[RunningJob] = []
+    pending: list[PendingJob] = []
+    for row in active:
+        tier = tiers[row.allocation_id]
+        if row.state == JobState.RUNNING.value:
+            assert row.node is not None and row.started_at is not None
+            running.append(
+                RunningJob(
+                    job_id=row.id,
+                    project_id=row.project_id,
+                    allocation_id=row.allocation_id,
+                    tier=tier,
+                    pool_id=row.pool_id,
+                    placement=(NodeSlice(row.node, tuple(row.device_indices)),),
+                    time_limit_s=row.time_limit_s,
+                    started_at=row.started_at.timestamp(),
+                    submitted_at=row.submitted_at.timestamp(),
+                    attained_device_seconds=float(row.attained_device_seconds),
+                    preemptions=max(0, row.attempt - 1),
+                )
+            )
+        elif not row.cancel_requested:
+            pending.append(
+                PendingJob(
+                    job_id=row.id,
+                    project_id=row.project_id,
+                    allocation_id=row.allocation_id,
+                    tier=tier,
+                    pool_id=row.pool_id,
+                    devices=row.devices,
+                    time_limit_s=row.time_limit_s,
+                    submitted_at=row.submitted_at.timestamp(),
+                    attained_device_seconds=float(row.attained_device_seconds),
+                    preemptions=row.attempt,
+                )
+            )
+    return ClusterSnapshot(
+        now=now.timestamp(),
+        pools=pools,
+        running=tuple(running),
+        pending=tuple(pending),
+        groups=_group_usage(session, allocation_rows, now),
+    )
+
+
+def _pool_state(row: PoolRow, hub: str, busy: dict[str, set[int]]) -> PoolState:
+    pool = repository.pool_of(row)
+    nodes = tuple(
+        NodeState(
+            name=name,
+            devices=pool.devices_per_node,
+            free_indices=tuple(
+                index for index in range(pool.devices_per_node) if index not in busy.get(name, ())
+            ),
+        )
+        for name in pool.node_names()
+    )
+    return PoolState(
+        pool_id=row.id,
+        name=row.name,
+        hub=hub,
+        accelerator=row.accelerator,
+        rate_milli=row.rate_milli,
+        nodes=nodes,
+    )
+
+
+def _group_usage(
+    session: Session, allocations: list[AllocationRow], now: datetime
+) -> dict[int, GroupUsage]:
+    """Each project's share of active awards, decayed usage and delivered H100e-seconds.
+
+    Usage comes from the ledger (charged attempts); H100e units are thousandths of an H100e
+    device-second.
+    """
+    awarded: dict[int, int] = {}
+    period_start: dict[int, datetime] = {}
+    for row in allocations:
+        if row.starts_at <= now < row.ends_at:
+            awarded[row.project_id] = awarded.get(row.project_id, 0) + row.awarded_units
+            period_start[row.project_id] = min(
+                period_start.get(row.project_id, row.starts_at), row.starts_at
+            )
+    total = sum(awarded.values())
+    decayed: dict[int, float] = {}
+    delivered: dict[int, float] = {}
+    entries = session.execute(
+        select(LedgerEntryRow.project_id, LedgerEntryRow.h100e_units, LedgerEntryRow.created_at)
+    )
+    for project_id, units, created_at in entries:
+        seconds = units / RATE_SCALE
+        age = (now - created_at).total_seconds()
+        decayed[project_id] = decayed.get(project_id, 0.0) + decay(seconds, age)
+        if project_id in period_start and created_at >= period_start[project_id]:
+            delivered[project_id] = delivered.get(project_id, 0.0) + seconds
+    return {
+        project_id: GroupUsage(
+            project_id=project_id,
+            share=units / total if total else 0.0,
+            decayed_usage=decayed.get(project_id, 0.0),
+            delivered=delivered.get(project_id, 0.0),
+        )
+        for project_id, units in awarded.items()
+    }
