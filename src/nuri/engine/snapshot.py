@@ -36,7 +36,7 @@ def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
     active = session.scalars(
         select(JobRow)
         .where(JobRow.state.in_([JobState.PENDING.value, JobState.RUNNING.value]))
-        .order_by(JobRow.id)
+        .order_by(JobRow.submitted_at, JobRow.id)
     )
     running: list[RunningJob] = []
     pending: list[PendingJob] = []

@@ -28,7 +28,8 @@ class Fifo:
             return []
         decisions: list[Decision] = []
         blocked: set[int] = set()
-        for job in sorted(snapshot.pending, key=arrival_order):
+        # pending is already in submission order; a stable sort on the tier alone keeps it.
+        for job in sorted(snapshot.pending, key=tier_rank):
             pools = candidate_pools(snapshot.pools, job)
             if any(pool.pool_id in blocked for pool in pools):
                 blocked.update(pool.pool_id for pool in pools)
@@ -36,12 +37,18 @@ class Fifo:
             start = start_on_best_pool(free, pools, job)
             if start is None:
                 blocked.update(pool.pool_id for pool in pools)
+                if len(blocked) == len(snapshot.pools):
+                    break  # every pool waits on its head job: nothing behind can start
                 continue
             decisions.append(start)
         return decisions
 
     def wake_at(self, snapshot: ClusterSnapshot) -> float | None:  # noqa: ARG002 - protocol
         return None
+
+
+def tier_rank(job: PendingJob) -> int:
+    return job.tier.rank
 
 
 def arrival_order(job: PendingJob) -> tuple[int, float, int]:

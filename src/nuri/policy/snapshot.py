@@ -159,7 +159,11 @@ class Reservation:
 
 @dataclass(frozen=True, slots=True)
 class ClusterSnapshot:
-    """Everything a policy may base a decision on, at time ``now``."""
+    """Everything a policy may base a decision on, at time ``now``.
+
+    ``pending`` is in submission order (``submitted_at``, then ``job_id``); a requeued job keeps
+    its original submission time and so its place.
+    """
 
     now: float
     pools: tuple[PoolState, ...]

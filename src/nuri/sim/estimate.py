@@ -35,11 +35,16 @@ def cluster_of(snapshot: ClusterSnapshot) -> ClusterSpec:
 
 
 def estimate_starts(
-    snapshot: ClusterSnapshot, policy: Policy, *, max_jobs: int = DEFAULT_HORIZON_JOBS
+    snapshot: ClusterSnapshot,
+    policy: Policy,
+    *,
+    max_jobs: int = DEFAULT_HORIZON_JOBS,
+    only: set[int] | None = None,
 ) -> dict[int, float]:
     """Estimated start time (same clock as ``snapshot.now``) of each pending job, by job id.
 
-    Jobs the simulation could not start (a queue longer than ``max_jobs``) are left out.
+    With ``only``, the simulation stops as soon as those jobs have started. Jobs the simulation
+    could not start (a queue longer than ``max_jobs``) are left out.
     """
     if not snapshot.pending:
         return {}
@@ -91,7 +96,7 @@ def estimate_starts(
     result = simulator.run(
         jobs,
         initial=initial,
-        watch={job.job_id for job in jobs},
+        watch={job.job_id for job in jobs if only is None or job.job_id in only},
         start_at=now,
         usage=snapshot.groups,
     )

@@ -2,7 +2,10 @@
 
 Events (job arrivals, run ends, reservation demand changes, policy wake-ups) sit in a heap keyed
 by ``(time, kind, sequence)``, so the run is deterministic: same cluster, workload and policy,
-same schedule. After all events of one instant are handled, a *scheduling pass* builds an
+same schedule. Scheduling is event-triggered, as Slurm's is on job submission and completion:
+after all events of one instant are handled, if devices were freed, a reservation's demand
+changed, a preemptive policy asked to be woken, or a job arrived that fits some free devices
+(a non-preemptive policy cannot act on any other arrival), a *scheduling pass* builds an
 immutable :class:`~nuri.policy.snapshot.ClusterSnapshot` and calls
 :func:`nuri.policy.cycle.plan` -- the very function the live engine calls -- then applies the
 decisions. Nothing advances second by second; a 100,000-job trace is a few hundred thousand
@@ -109,6 +112,11 @@ class SimResult:
     passes: int
     decisions: int
     preemptions: int
+    probes: dict[int, ClusterSnapshot] = field(default_factory=dict)
+    service_shortfall_device_s: float = 0.0
+    """Device-seconds reserved services wanted but did not hold (0 when reservations are honoured)."""
+    lent_device_s: float = 0.0
+    """Device-seconds of reserved nodes that batch jobs borrowed."""
 
 
 @dataclass
@@ -190,16 +198,20 @@ class Simulator:
         watch: set[int] | None = None,
         start_at: float | None = None,
         usage: Mapping[int, GroupUsage] | None = None,
+        probe: set[int] | None = None,
     ) -> SimResult:
         """Simulate until every job has ended (or, with ``watch``, until those have started).
 
         ``initial`` runs already hold devices at ``start_at`` (their ``work_s`` is what remains);
         jobs submitted before ``start_at`` are queued at once, in submission order. ``usage``
-        seeds each group's decayed and delivered usage (fair-share history).
+        seeds each group's decayed and delivered usage (fair-share history). For each job in
+        ``probe`` still queued after the pass at its arrival, the snapshot then is kept in
+        ``SimResult.probes`` (what a live estimate at submission would have seen).
         """
         wall_start = time.perf_counter()
         self._live: dict[int, _Live] = {}
         self._pending: dict[int, PendingJob] = {}
+        self._requeued = False
         self._running: dict[int, RunningJob] = {}
         self._segments: list[Segment] = []
         self._rate: dict[int, float] = {}
@@ -210,7 +222,11 @@ class Simulator:
         earliest = min([job.submit_s for job in jobs] + [run.started_s for run in initial] + [0.0])
         self._now = earliest if start_at is None else start_at
         self._next_wake: float | None = None
+        self._probe = set(probe or ())
+        self._probes: dict[int, ClusterSnapshot] = {}
+        self._arrived_now: list[int] = []
         self._passes = self._decisions = self._preemptions = 0
+        self._shortfall = self._lent = 0.0
         waiting = set(watch) if watch is not None else None
 
         for run in initial:
@@ -237,7 +253,7 @@ class Simulator:
                     changed |= self._end(subject, attempt)
                 elif kind == _ARRIVAL:
                     self._arrive(subject)
-                    changed = True
+                    changed |= self._policy.preemptive or self._could_start(subject)
                 elif kind == _DEMAND:
                     changed = True
                 elif kind == _WAKE and self._next_wake == now:
@@ -245,6 +261,13 @@ class Simulator:
                     changed = True
             if changed:
                 self._pass()
+            if self._arrived_now:
+                probed = [job_id for job_id in self._arrived_now if job_id in self._pending]
+                if probed:
+                    snapshot = self._snapshot()
+                    for job_id in probed:
+                        self._probes[job_id] = snapshot
+                self._arrived_now = []
             if waiting is not None:
                 waiting = {job_id for job_id in waiting if self._live[job_id].first_start is None}
                 if not waiting:
@@ -261,6 +284,9 @@ class Simulator:
             passes=self._passes,
             decisions=self._decisions,
             preemptions=self._preemptions,
+            probes=self._probes,
+            service_shortfall_device_s=self._shortfall,
+            lent_device_s=self._lent,
         )
 
     # -- events ----------------------------------------------------------------------------------
@@ -272,6 +298,12 @@ class Simulator:
     def _advance(self, now: float) -> None:
         elapsed = now - self._now
         if elapsed > 0:
+            for service in self._services:
+                held = sum(len(indices) for indices in service.held.values())
+                free = sum(len(self._free[name]) for name in service.nodes)
+                capacity = sum(self._node_size[name] for name in service.nodes)
+                self._shortfall += max(0, service.wanted - held) * elapsed
+                self._lent += (capacity - free - held) * elapsed
             for group in set(self._decayed) | set(self._rate):
                 rate = self._rate.get(group, 0.0)
                 self._decayed[group] = decay(
@@ -282,6 +314,8 @@ class Simulator:
 
     def _arrive(self, job_id: int) -> None:
         job = self._live[job_id].job
+        if job_id in self._probe:
+            self._arrived_now.append(job_id)
         self._pending[job_id] = PendingJob(
             job_id=job_id,
             project_id=job.project_id,
@@ -295,6 +329,20 @@ class Simulator:
             job_class=job.job_class,
             preemptible=job.preemptible,
         )
+
+    def _could_start(self, job_id: int) -> bool:
+        """Whether an arrival alone is worth a pass: a non-preemptive policy can only start jobs
+        on free devices, and nothing else changed, so a pass matters only if the new job fits
+        the free devices of a pool it accepts."""
+        job = self._live[job_id].job
+        for pool in self._cluster.pools:
+            if job.pool_id is not None and pool.pool_id != job.pool_id:
+                continue
+            if job.accelerator and pool.accelerator not in job.accelerator.upper().split("|"):
+                continue
+            if self._free_count[pool.pool_id] >= job.devices:
+                return True
+        return False
 
     def _end(self, job_id: int, attempt: int) -> bool:
         live = self._live[job_id]
@@ -373,7 +421,7 @@ class Simulator:
             now=self._now,
             pools=tuple(self._pool_cache[pool.pool_id] for pool in self._cluster.pools),
             running=tuple(self._running.values()),
-            pending=tuple(self._pending.values()),
+            pending=self._pending_in_order(),
             groups=groups,
             reservations=tuple(
                 Reservation(
@@ -386,6 +434,14 @@ class Simulator:
                 for service in self._services
             ),
         )
+
+    def _pending_in_order(self) -> tuple[PendingJob, ...]:
+        """Queued jobs in submission order (arrivals come in order; requeues need a re-sort)."""
+        if self._requeued:
+            ordered = sorted(self._pending.values(), key=lambda job: (job.submitted_at, job.job_id))
+            self._pending = {job.job_id: job for job in ordered}
+            self._requeued = False
+        return tuple(self._pending.values())
 
     def _start(self, decision: Start) -> None:
         live = self._live[decision.job_id]
@@ -463,6 +519,7 @@ class Simulator:
         live.preemptions += 1
         self._preemptions += 1
         job = live.job
+        self._requeued = True
         self._pending[job_id] = replace(
             self._pending_of(job),
             attained_device_seconds=live.attained,
