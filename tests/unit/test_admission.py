@@ -1,11 +1,12 @@
 """Admission: which jobs may join the queue, and which allocation they charge."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nuri.domain.admission import Admission, admit
+from nuri.domain.admission import Admission, admit, admit_class
 from nuri.domain.commons import Allocation, Pool, Tier
 from nuri.domain.errors import AdmissionRefused
 from nuri.domain.ledger import Balance
@@ -87,7 +88,9 @@ def run_admit(
 def test_accepts_a_valid_job() -> None:
     """A well-formed job on an active, funded allocation is admitted to that allocation."""
     result = run_admit(devices=2, time_limit_s=3600)
-    assert result == Admission(allocation_id=1, hold_units=2 * 3600 * 1000)
+    assert result == Admission(
+        allocation_id=1, hold_units=2 * 3600 * 1000, pool_ids=frozenset({POOL.id})
+    )
 
 
 @pytest.mark.parametrize(
@@ -219,7 +222,7 @@ def test_hold_equal_to_remaining_is_accepted() -> None:
     """A hold that exactly uses up what remains is admitted."""
     hold = 2 * 3600 * 1000
     result = run_admit(devices=2, allocations=[(allocation(4), balance(hold))])
-    assert result == Admission(allocation_id=4, hold_units=hold)
+    assert result == Admission(allocation_id=4, hold_units=hold, pool_ids=frozenset({POOL.id}))
 
 
 def test_chooses_allocation_ending_soonest() -> None:
@@ -251,7 +254,7 @@ def test_skips_too_small_allocation_for_later_one() -> None:
         (allocation(3, ends=NOW + 20 * DAY), balance(hold)),
     ]
     result = run_admit(devices=4, allocations=allocations)
-    assert result == Admission(allocation_id=3, hold_units=hold)
+    assert result == Admission(allocation_id=3, hold_units=hold, pool_ids=frozenset({POOL.id}))
 
 
 def test_ignores_sooner_allocation_that_is_inactive_or_for_other_pool() -> None:
@@ -269,3 +272,51 @@ def test_command_is_checked_before_pool() -> None:
     """With several problems, the missing command is reported first."""
     with pytest.raises(AdmissionRefused, match="no command"):
         run_admit(command=(), pool=None, devices=0, allocations=[])
+
+
+def run_admit_class(
+    pools: list[Pool], *, devices: int = 1, time_limit_s: int = 3600, allocations=None
+) -> Admission:
+    return admit_class(
+        project_name="nlp",
+        accelerator="H100",
+        pools=pools,
+        devices=devices,
+        time_limit_s=time_limit_s,
+        command=["python", "train.py"],
+        allocations=allocations if allocations is not None else [(allocation(1), balance())],
+        now=NOW,
+    )
+
+
+def test_a_class_job_may_use_every_fitting_pool_its_allocation_allows() -> None:
+    """Any H100: both H100 pools fit and are allowed; the hold is priced at the dearest rate."""
+    other = replace(POOL, id=7, name="h100-b", rate_milli=1200)
+    shared = replace(allocation(1), pool_ids=frozenset({POOL.id, other.id}))
+    result = run_admit_class([POOL, other], devices=2, allocations=[(shared, balance())])
+    assert result.pool_ids == frozenset({POOL.id, other.id})
+    assert result.hold_units == 2 * 3600 * 1200
+
+
+def test_a_class_job_is_confined_to_pools_its_allocation_allows() -> None:
+    """A pool of the class that the award does not cover is not a candidate."""
+    other = replace(POOL, id=7, name="h100-b")
+    result = run_admit_class([POOL, other])
+    assert result.pool_ids == frozenset({POOL.id})
+
+
+@pytest.mark.parametrize(
+    ("pools", "devices", "time_limit_s", "message"),
+    [
+        ([], 1, 3600, "no pool has accelerator H100"),
+        ([POOL], POOL.devices_per_node + 1, 3600, "at most"),
+        ([POOL], 1, POOL.max_time_limit_s + 1, "allow time limits up to"),
+    ],
+    ids=["no-such-class", "too-big-for-every-pool", "too-long-for-every-pool"],
+)
+def test_class_refusals_say_what_to_change(
+    pools: list[Pool], devices: int, time_limit_s: int, message: str
+) -> None:
+    """A class no pool has, or a job no pool of it can take, is refused with the reason."""
+    with pytest.raises(AdmissionRefused, match=message):
+        run_admit_class(pools, devices=devices, time_limit_s=time_limit_s)

@@ -119,15 +119,24 @@ def submit(
     ctx: typer.Context,
     command: Annotated[list[str], typer.Argument(help="The command to run, after '--'.")],
     project: Annotated[str, typer.Option(help="Project to charge.")],
-    pool: Annotated[str, typer.Option(help="Pool to run on ('nuri pools' lists them).")],
+    pool: Annotated[
+        str | None, typer.Option(help="Pool to run on ('nuri pools' lists them).")
+    ] = None,
+    accelerator: Annotated[
+        str | None,
+        typer.Option(help="Instead of --pool: any pool of this accelerator, e.g. H100."),
+    ] = None,
     gpus: Annotated[int, typer.Option(help="Devices to use, all on one node.")] = 1,
     time: Annotated[str, typer.Option("--time", help="Time limit, e.g. 30m, 2h, 1d.")] = "1h",
     name: Annotated[str | None, typer.Option(help="A label for the job.")] = None,
 ) -> None:
-    """Queue a job and print its id, e.g. nuri submit --project P --pool POOL --gpus 2 -- python train.py"""
+    """Queue a job and print its id, e.g. nuri submit --project P --pool POOL --gpus 2 -- python train.py
+
+    Give --accelerator H100 instead of --pool to run on any H100 pool your award allows."""
     body = {
         "project": project,
         "pool": pool,
+        "accelerator": accelerator,
         "gpus": gpus,
         "time_limit_s": parse_duration(time),
         "command": command,

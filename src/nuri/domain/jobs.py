@@ -69,7 +69,8 @@ class Job:
     name: str
     project_id: int
     allocation_id: int
-    pool_id: int
+    pool_id: int | None
+    """None while a job that asked for an accelerator class waits for a pool."""
     submitted_by: int
     command: tuple[str, ...]
     workdir: str | None

@@ -133,7 +133,7 @@ class SchedulingEngine:
             if row is None or row.state != JobState.RUNNING.value or row.attempt != end.attempt:
                 return False
             check_transition(JobState.RUNNING, end.state)
-            assert row.started_at is not None
+            assert row.started_at is not None and row.pool_id is not None
             pool_row = session.get(PoolRow, row.pool_id)
             assert pool_row is not None
             seconds = elapsed_seconds(row.started_at, end.ended_at)
@@ -173,6 +173,8 @@ class SchedulingEngine:
                 row.started_at = None
                 row.node = None
                 row.device_indices = []
+                if row.accelerator is not None:
+                    row.pool_id = None  # requeued: the policy may choose another pool of the class
             else:
                 row.ended_at = end.ended_at
         log.info("job %s attempt %s ended %s", end.job_id, end.attempt, end.state)
@@ -204,7 +206,10 @@ class SchedulingEngine:
             )
             if row is None or row.state != JobState.PENDING.value or row.cancel_requested:
                 return False  # cancelled between snapshot and now
-            pool_row = session.get(PoolRow, row.pool_id)
+            if row.pool_id is not None and row.pool_id != decision.pool_id:
+                raise ValueError(f"job {row.id} was placed outside the pool it named")
+            row.pool_id = decision.pool_id  # an accelerator-class job gets its pool now
+            pool_row = session.get(PoolRow, decision.pool_id)
             assert pool_row is not None
             check_transition(JobState.PENDING, JobState.RUNNING)
             row.state = JobState.RUNNING.value

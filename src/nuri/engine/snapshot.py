@@ -22,7 +22,14 @@ from nuri.policy.snapshot import (
     RunningJob,
 )
 from nuri.store import repository
-from nuri.store.tables import AllocationRow, HubRow, JobRow, LedgerEntryRow, PoolRow
+from nuri.store.tables import (
+    AllocationPoolRow,
+    AllocationRow,
+    HubRow,
+    JobRow,
+    LedgerEntryRow,
+    PoolRow,
+)
 
 
 def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
@@ -31,8 +38,14 @@ def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
     hubs = dict(iter(session.execute(select(HubRow.id, HubRow.name))))
     busy = repository.busy_devices(session)
     pools = tuple(_pool_state(row, hubs[row.hub_id], busy) for row in pool_rows)
+    node_sizes = {row.id: row.devices_per_node for row in pool_rows}
     allocation_rows = list(session.scalars(select(AllocationRow)))
     tiers = {row.id: Tier(row.tier) for row in allocation_rows}
+    allowed: dict[int, set[int]] = {}
+    for allocation_id, pool_id in session.execute(
+        select(AllocationPoolRow.allocation_id, AllocationPoolRow.pool_id)
+    ):
+        allowed.setdefault(allocation_id, set()).add(pool_id)
     active = session.scalars(
         select(JobRow)
         .where(JobRow.state.in_([JobState.PENDING.value, JobState.RUNNING.value]))
@@ -43,7 +56,7 @@ def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
     for row in active:
         tier = tiers[row.allocation_id]
         if row.state == JobState.RUNNING.value:
-            assert row.node is not None and row.started_at is not None
+            assert row.node is not None and row.started_at is not None and row.pool_id is not None
             running.append(
                 RunningJob(
                     job_id=row.id,
@@ -72,6 +85,13 @@ def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
                     submitted_at=row.submitted_at.timestamp(),
                     attained_device_seconds=float(row.attained_device_seconds),
                     preemptions=row.attempt,
+                    accelerator=row.accelerator,
+                    # only pools whose nodes can hold the job: live jobs run on one node
+                    allowed_pool_ids=frozenset(
+                        pool_id
+                        for pool_id in allowed.get(row.allocation_id, ())
+                        if node_sizes.get(pool_id, 0) >= row.devices
+                    ),
                 )
             )
     return ClusterSnapshot(

@@ -20,9 +20,12 @@ from nuri.policy.snapshot import (
 
 def accepts(pool: PoolState, job: PendingJob) -> bool:
     """True if ``job`` may run on ``pool``: the pool it names, or one of its accelerator class
-    (``'A|B'`` means either; case-insensitive), or any pool when it names neither."""
+    (``'A|B'`` means either; case-insensitive), or any pool when it names neither; and always
+    within ``allowed_pool_ids`` when the job has them."""
     if job.pool_id is not None:
         return pool.pool_id == job.pool_id
+    if job.allowed_pool_ids and pool.pool_id not in job.allowed_pool_ids:
+        return False
     if not job.accelerator:
         return True
     wanted = {part.strip().upper() for part in job.accelerator.split("|")}
@@ -86,8 +89,8 @@ class FreeDevices:
 
         Unreserved nodes are tried first; reserved ones only if ``may_borrow`` and needed. Within
         that, a job that fits one node goes to the fullest node that fits it (best fit keeps
-        whole nodes free for large jobs); a larger job takes the emptiest nodes first so that it
-        spans as few nodes as possible.
+        whole nodes free for large jobs) and never spans nodes; a larger job takes the emptiest
+        nodes first so that it spans as few nodes as possible.
         """
         placement = self._place(pool_id, devices, include_reserved=False)
         if placement is None and may_borrow:
@@ -130,6 +133,8 @@ class FreeDevices:
                 best = node
         if best is not None:
             placement: tuple[NodeSlice, ...] = (NodeSlice(best.name, tuple(best.free[:devices])),)
+        elif devices <= self.pools[pool_id].node_size:
+            return None  # a job that fits one node never spans nodes: it waits for one
         else:
             parts, need = [], devices
             for node in sorted(nodes, key=lambda n: -len(n.free)):
@@ -287,4 +292,6 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) ->
             decision.placement
         ):
             raise ValueError(f"job {decision.job_id} needs {pending_job.devices} distinct devices")
+        if len(decision.placement) > 1 and pending_job.devices <= target.node_size:
+            raise ValueError(f"job {decision.job_id} fits one node but was spread over several")
         started.add(decision.job_id)

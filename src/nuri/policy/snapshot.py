@@ -88,6 +88,8 @@ class PendingJob:
     job_class: str = ""
     """What kind of work it is (e.g. a model), for throughput-aware placement."""
     preemptible: bool = True
+    allowed_pool_ids: frozenset[int] = frozenset()
+    """If not empty, the only pools the job may use (those its allocation allows)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,7 +160,7 @@ class Directory:
     def _pool_views(self, session: Session, rows: Sequence[PoolRow]) -> list[PoolView]:
         hubs = {row.id: row.name for row in session.scalars(select(HubRow))}
         busy = repository.busy_devices(session, [row.id for row in rows])
-        counts: dict[tuple[int, str], int] = {
+        counts: dict[tuple[int | None, str], int] = {
             (pool_id, state): count
             for pool_id, state, count in session.execute(
                 select(JobRow.pool_id, JobRow.state, func.count())

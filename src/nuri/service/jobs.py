@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from nuri.domain.admission import admit
+from nuri.domain.admission import admit, admit_class
 from nuri.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from nuri.domain.jobs import JobState, check_transition
 from nuri.domain.units import round_hours
@@ -62,19 +62,25 @@ class Jobs:
         actor: Actor,
         *,
         project: str,
-        pool: str,
+        pool: str | None,
         gpus: int,
         time_limit_s: int,
         command: Sequence[str],
         name: str | None = None,
         workdir: str | None = None,
         idempotency_key: str | None = None,
+        accelerator: str | None = None,
     ) -> JobView:
         """Admit and queue a job; returns it PENDING, or raises AdmissionRefused with the reason.
 
-        With an ``idempotency_key`` already used by this caller, returns that earlier job and
-        queues nothing new.
+        The job names a ``pool``, or an ``accelerator`` class (any pool of it its allocation
+        allows; the policy picks one). With an ``idempotency_key`` already used by this caller,
+        returns that earlier job and queues nothing new.
         """
+        if (pool is None) == (accelerator is None):
+            raise InvalidInput(
+                "name a pool or an accelerator class (e.g. H100), not both or neither"
+            )
         if sum(len(part.encode()) for part in command) > MAX_COMMAND_BYTES:
             raise InvalidInput(f"the command is longer than {MAX_COMMAND_BYTES} bytes")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
@@ -87,7 +93,11 @@ class Jobs:
                 project_row = repository.named(session, ProjectRow, "project", project)
                 if not can_see_project(session, actor, project_row.id):
                     raise Forbidden(f"you are not a member of project {project}")
-                pool_row = session.scalar(select(PoolRow).where(PoolRow.name == pool))
+                pool_row = (
+                    None
+                    if pool is None
+                    else session.scalar(select(PoolRow).where(PoolRow.name == pool))
+                )
                 # Lock the project's allocations (PostgreSQL; SQLite serialises writers anyway)
                 # so that concurrent submissions see each other's holds.
                 session.execute(
@@ -96,23 +106,44 @@ class Jobs:
                     .with_for_update()
                 ).all()
                 allocations = repository.project_allocations(session, project_row.id)
+                balances = repository.allocation_balances(session, allocations)
                 now = self._clock()
-                admission = admit(
-                    project_name=project,
-                    pool_name=pool,
-                    pool=None if pool_row is None else repository.pool_of(pool_row),
-                    devices=gpus,
-                    time_limit_s=time_limit_s,
-                    command=command,
-                    allocations=repository.allocation_balances(session, allocations),
-                    now=now,
-                )
-                assert pool_row is not None  # admission refuses unknown pools
+                if accelerator is not None:
+                    wanted = {
+                        part.strip().upper() for part in accelerator.split("|") if part.strip()
+                    }
+                    admission = admit_class(
+                        project_name=project,
+                        accelerator="|".join(sorted(wanted)),
+                        pools=[
+                            repository.pool_of(row)
+                            for row in session.scalars(select(PoolRow).order_by(PoolRow.id))
+                            if row.accelerator.upper() in wanted
+                        ],
+                        devices=gpus,
+                        time_limit_s=time_limit_s,
+                        command=command,
+                        allocations=balances,
+                        now=now,
+                    )
+                    accelerator = "|".join(sorted(wanted))
+                else:
+                    admission = admit(
+                        project_name=project,
+                        pool_name=str(pool),
+                        pool=None if pool_row is None else repository.pool_of(pool_row),
+                        devices=gpus,
+                        time_limit_s=time_limit_s,
+                        command=command,
+                        allocations=balances,
+                        now=now,
+                    )
                 row = JobRow(
                     name=_job_name(name, command),
                     project_id=project_row.id,
                     allocation_id=admission.allocation_id,
-                    pool_id=pool_row.id,
+                    pool_id=None if pool_row is None else pool_row.id,
+                    accelerator=accelerator,
                     submitted_by=actor.user_id,
                     idempotency_key=idempotency_key,
                     command=list(command),
@@ -290,9 +321,9 @@ class Jobs:
 
     def _view(self, session: Session, row: JobRow) -> JobView:
         project = session.get(ProjectRow, row.project_id)
-        pool = session.get(PoolRow, row.pool_id)
+        pool = None if row.pool_id is None else session.get(PoolRow, row.pool_id)
         user = session.get(UserRow, row.submitted_by)
-        assert project is not None and pool is not None and user is not None
+        assert project is not None and user is not None
         charged_units, cost = session.execute(
             select(
                 func.coalesce(func.sum(LedgerEntryRow.h100e_units), 0),
@@ -305,7 +336,8 @@ class Jobs:
             name=row.name,
             state=state.value,
             project=project.name,
-            pool=pool.name,
+            pool=pool.name if pool is not None else f"any {row.accelerator}",
+            accelerator=row.accelerator,
             gpus=row.devices,
             time_limit_s=row.time_limit_s,
             command=tuple(row.command),
@@ -330,10 +362,15 @@ class Jobs:
 
 
 def _queue_position(session: Session, row: JobRow) -> int:
-    """1 + the pending jobs of the same pool that arrived earlier (FIFO order)."""
+    """1 + the pending jobs that arrived earlier asking for the same pool or class (FIFO order)."""
+    same_queue = (
+        JobRow.pool_id == row.pool_id
+        if row.pool_id is not None
+        else JobRow.accelerator == row.accelerator
+    )
     ahead = session.scalar(
         select(func.count()).where(
-            JobRow.pool_id == row.pool_id,
+            same_queue,
             JobRow.state == JobState.PENDING.value,
             or_(
                 JobRow.submitted_at < row.submitted_at,

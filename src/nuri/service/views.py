@@ -89,6 +89,9 @@ class JobView:
     state: str
     project: str
     pool: str
+    """The pool it runs or ran on; ``any <class>`` while an accelerator-class job waits."""
+    accelerator: str | None
+    """The accelerator class it asked for instead of a pool, if it did."""
     gpus: int
     time_limit_s: int
     command: tuple[str, ...]

@@ -143,7 +143,10 @@ class JobRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
-    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"))
+    """The pool named at submission, or (for an accelerator-class job) the one it runs on."""
+    accelerator: Mapped[str | None] = mapped_column(String(64))
+    """For a job that asked for an accelerator class instead of a pool (e.g. ``H100``)."""
     submitted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     command: Mapped[list[str]] = mapped_column(JSON)

@@ -80,7 +80,13 @@ class AllocationCreate(Body):
 
 class JobCreate(Body):
     project: str = Field(description="Project to charge.")
-    pool: str = Field(description="Pool to run on.")
+    pool: str | None = Field(default=None, description="Pool to run on (or give accelerator).")
+    accelerator: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Instead of a pool: an accelerator class, e.g. 'H100' or 'A100|H100'; the"
+        " scheduler picks a pool of it that the project's allocation allows.",
+    )
     gpus: int = Field(ge=1, le=64, description="Devices to hold, all on one node.")
     time_limit_s: int = Field(
         ge=1, description="Wall-clock limit in seconds; the hold on the award is sized by it."
