@@ -166,6 +166,50 @@ def allocations(
     print_json(_client(ctx).get("/allocations", project=project))
 
 
+@app.command("create-reservation")
+def create_reservation(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Short name, e.g. public-llm.")],
+    pool: Annotated[str, typer.Option(help="Pool whose nodes are held.")],
+    nodes: Annotated[int, typer.Option(help="Whole nodes to hold.")],
+    wanted: Annotated[
+        int | None, typer.Option(help="Devices the service needs now (default: all).")
+    ] = None,
+    starts: Annotated[str | None, typer.Option(help="Start, ISO 8601 (default: now).")] = None,
+    ends: Annotated[str | None, typer.Option(help="End, ISO 8601 (default: a year on).")] = None,
+    note: Annotated[str, typer.Option(help="What the service is.")] = "",
+) -> None:
+    """Hold whole nodes of a pool for a long-running service; idle ones are lent to preemptible jobs."""
+    starts_at = _moment(starts) if starts else datetime.now(UTC)
+    ends_at = _moment(ends) if ends else starts_at + timedelta(days=365)
+    body = {
+        "name": name,
+        "pool": pool,
+        "nodes": nodes,
+        "wanted": wanted,
+        "starts_at": starts_at.isoformat(),
+        "ends_at": ends_at.isoformat(),
+        "note": note,
+    }
+    print_json(_client(ctx).post("/reservations", body))
+
+
+@app.command("reservation-demand")
+def reservation_demand(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Reservation name.")],
+    wanted: Annotated[int, typer.Argument(help="Devices the service needs now.")],
+) -> None:
+    """Set how many reserved devices the service needs now (borrowers are preempted if needed)."""
+    print_json(_client(ctx).post(f"/reservations/{name}/demand", {"wanted": wanted}))
+
+
+@app.command("reservations")
+def reservations(ctx: typer.Context) -> None:
+    """List reservations (JSON)."""
+    print_json(_client(ctx).get("/reservations"))
+
+
 def _moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)

@@ -129,6 +129,14 @@ def submit(
     gpus: Annotated[int, typer.Option(help="Devices to use, all on one node.")] = 1,
     time: Annotated[str, typer.Option("--time", help="Time limit, e.g. 30m, 2h, 1d.")] = "1h",
     name: Annotated[str | None, typer.Option(help="A label for the job.")] = None,
+    preemptible: Annotated[
+        bool,
+        typer.Option(
+            "--preemptible",
+            help="Accept preemption (SIGTERM, grace period, requeue; keep state in"
+            " $NURI_CHECKPOINT_DIR): the job may then borrow idle reserved devices.",
+        ),
+    ] = False,
 ) -> None:
     """Queue a job and print its id, e.g. nuri submit --project P --pool POOL --gpus 2 -- python train.py
 
@@ -141,6 +149,7 @@ def submit(
         "time_limit_s": parse_duration(time),
         "command": command,
         "name": name,
+        "preemptible": preemptible,
         "workdir": os.getcwd(),
     }
     job = client(ctx).post("/jobs", body, idempotency_key=uuid.uuid4().hex)

@@ -19,6 +19,7 @@ from nuri.policy.snapshot import (
     NodeState,
     PendingJob,
     PoolState,
+    Reservation,
     RunningJob,
 )
 from nuri.store import repository
@@ -29,6 +30,7 @@ from nuri.store.tables import (
     JobRow,
     LedgerEntryRow,
     PoolRow,
+    ReservationRow,
 )
 
 
@@ -37,7 +39,19 @@ def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
     pool_rows = list(session.scalars(select(PoolRow).order_by(PoolRow.id)))
     hubs = dict(iter(session.execute(select(HubRow.id, HubRow.name))))
     busy = repository.busy_devices(session)
-    pools = tuple(_pool_state(row, hubs[row.hub_id], busy) for row in pool_rows)
+    # Reserved nodes are marked only while their reservation is in force.
+    active_reservations = [
+        row
+        for row in session.scalars(select(ReservationRow).order_by(ReservationRow.id))
+        if row.starts_at <= now < row.ends_at
+    ]
+    active_ids = {row.id for row in active_reservations}
+    reserved = {
+        name: owner
+        for name, owner in repository.reserved_nodes(session).items()
+        if owner in active_ids
+    }
+    pools = tuple(_pool_state(row, hubs[row.hub_id], busy, reserved) for row in pool_rows)
     node_sizes = {row.id: row.devices_per_node for row in pool_rows}
     allocation_rows = list(session.scalars(select(AllocationRow)))
     tiers = {row.id: Tier(row.tier) for row in allocation_rows}
@@ -70,6 +84,7 @@ def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
                     submitted_at=row.submitted_at.timestamp(),
                     attained_device_seconds=float(row.attained_device_seconds),
                     preemptions=max(0, row.attempt - 1),
+                    preemptible=row.preemptible,
                 )
             )
         elif not row.cancel_requested:
@@ -86,6 +101,7 @@ def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
                     attained_device_seconds=float(row.attained_device_seconds),
                     preemptions=row.attempt,
                     accelerator=row.accelerator,
+                    preemptible=row.preemptible,
                     # only pools whose nodes can hold the job: live jobs run on one node
                     allowed_pool_ids=frozenset(
                         pool_id
@@ -100,10 +116,22 @@ def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
         running=tuple(running),
         pending=tuple(pending),
         groups=_group_usage(session, allocation_rows, now),
+        reservations=tuple(
+            Reservation(
+                reservation_id=row.id,
+                pool_id=row.pool_id,
+                wanted=row.wanted,
+                starts_at=row.starts_at.timestamp(),
+                ends_at=row.ends_at.timestamp(),
+            )
+            for row in active_reservations
+        ),
     )
 
 
-def _pool_state(row: PoolRow, hub: str, busy: dict[str, set[int]]) -> PoolState:
+def _pool_state(
+    row: PoolRow, hub: str, busy: dict[str, set[int]], reserved: dict[str, int]
+) -> PoolState:
     pool = repository.pool_of(row)
     nodes = tuple(
         NodeState(
@@ -112,6 +140,7 @@ def _pool_state(row: PoolRow, hub: str, busy: dict[str, set[int]]) -> PoolState:
             free_indices=tuple(
                 index for index in range(pool.devices_per_node) if index not in busy.get(name, ())
             ),
+            reserved_for=reserved.get(name),
         )
         for name in pool.node_names()
     )

@@ -26,7 +26,7 @@ from nuri.domain.commons import (
     check_name,
     check_pool_shape,
 )
-from nuri.domain.errors import Conflict, Forbidden, InvalidInput
+from nuri.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from nuri.domain.jobs import JobState
 from nuri.domain.ledger import Balance
 from nuri.domain.units import (
@@ -43,6 +43,7 @@ from nuri.service.views import (
     OrganisationView,
     PoolView,
     ProjectView,
+    ReservationView,
     UserView,
 )
 from nuri.store import repository
@@ -55,6 +56,7 @@ from nuri.store.tables import (
     PoolRow,
     ProjectMemberRow,
     ProjectRow,
+    ReservationRow,
     TokenRow,
     UserRow,
 )
@@ -383,6 +385,108 @@ class Directory:
                 allocation_view(session, allocation, balance, now)
                 for allocation, balance in repository.allocation_balances(session, allocations)
             ]
+
+    # -- reservations -----------------------------------------------------------------------
+
+    def create_reservation(
+        self,
+        actor: Actor,
+        *,
+        name: str,
+        pool: str,
+        nodes: int,
+        starts_at: datetime,
+        ends_at: datetime,
+        wanted: int | None = None,
+        note: str = "",
+    ) -> ReservationView:
+        """Hold ``nodes`` whole nodes of ``pool`` for a service (wanted: all of them by default)."""
+        require_admin(actor, "create reservations")
+        if starts_at.tzinfo is None or ends_at.tzinfo is None or ends_at <= starts_at:
+            raise InvalidInput(
+                "a reservation needs a time zone on both dates and must end after it starts"
+            )
+        with self._sessions.begin() as session:
+            if session.scalar(
+                select(ReservationRow.id).where(
+                    ReservationRow.name == check_name("reservation", name)
+                )
+            ):
+                raise Conflict(f"a reservation named {name!r} already exists")
+            pool_row = repository.named(session, PoolRow, "pool", pool)
+            taken = sum(
+                session.scalars(
+                    select(ReservationRow.nodes).where(ReservationRow.pool_id == pool_row.id)
+                )
+            )
+            if nodes < 1 or taken + nodes > pool_row.nodes:
+                raise InvalidInput(
+                    f"pool {pool} has {pool_row.nodes} nodes, {taken} already reserved; cannot reserve {nodes} more"
+                )
+            capacity = nodes * pool_row.devices_per_node
+            wanted = capacity if wanted is None else wanted
+            if not 0 <= wanted <= capacity:
+                raise InvalidInput(f"wanted devices must be 0 to {capacity}, got {wanted}")
+            row = ReservationRow(
+                name=name,
+                pool_id=pool_row.id,
+                nodes=nodes,
+                wanted=wanted,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                note=note,
+            )
+            session.add(row)
+            _flush(session, f"reservation {name}")
+            return self._reservation_views(session, [row])[0]
+
+    def set_reservation_demand(self, actor: Actor, *, name: str, wanted: int) -> ReservationView:
+        """Record how many reserved devices the service needs now (its operator or the service)."""
+        require_admin(actor, "change what a reservation needs")
+        with self._sessions.begin() as session:
+            row = session.scalar(
+                select(ReservationRow).where(ReservationRow.name == name).with_for_update()
+            )
+            if row is None:
+                raise NotFound(f"no reservation named {name!r}")
+            pool_row = session.get(PoolRow, row.pool_id)
+            assert pool_row is not None
+            capacity = row.nodes * pool_row.devices_per_node
+            if not 0 <= wanted <= capacity:
+                raise InvalidInput(f"wanted devices must be 0 to {capacity}, got {wanted}")
+            row.wanted = wanted
+            session.flush()
+            return self._reservation_views(session, [row])[0]
+
+    def list_reservations(self) -> list[ReservationView]:
+        with self._sessions.begin() as session:
+            rows = list(session.scalars(select(ReservationRow).order_by(ReservationRow.id)))
+            return self._reservation_views(session, rows)
+
+    def _reservation_views(
+        self, session: Session, rows: Sequence[ReservationRow]
+    ) -> list[ReservationView]:
+        nodes = repository.reserved_nodes(session)
+        now = self._clock()
+        views = []
+        for row in rows:
+            pool_row = session.get(PoolRow, row.pool_id)
+            assert pool_row is not None
+            views.append(
+                ReservationView(
+                    id=row.id,
+                    name=row.name,
+                    pool=pool_row.name,
+                    nodes=tuple(name for name, owner in nodes.items() if owner == row.id),
+                    devices=row.nodes * pool_row.devices_per_node,
+                    wanted=row.wanted,
+                    starts_at=row.starts_at,
+                    ends_at=row.ends_at,
+                    active=row.starts_at <= now < row.ends_at,
+                    note=row.note,
+                )
+            )
+        return views
 
 
 def allocation_view(

@@ -70,11 +70,13 @@ class Jobs:
         workdir: str | None = None,
         idempotency_key: str | None = None,
         accelerator: str | None = None,
+        preemptible: bool = False,
     ) -> JobView:
         """Admit and queue a job; returns it PENDING, or raises AdmissionRefused with the reason.
 
         The job names a ``pool``, or an ``accelerator`` class (any pool of it its allocation
-        allows; the policy picks one). With an ``idempotency_key`` already used by this caller,
+        allows; the policy picks one). A ``preemptible`` job may borrow reserved devices and be
+        preempted (SIGTERM, a grace period, requeued with its checkpoint directory). With an ``idempotency_key`` already used by this caller,
         returns that earlier job and queues nothing new.
         """
         if (pool is None) == (accelerator is None):
@@ -157,6 +159,7 @@ class Jobs:
                     submitted_at=now,
                     device_indices=[],
                     cancel_requested=False,
+                    preemptible=preemptible,
                 )
                 session.add(row)
                 session.flush()
@@ -352,6 +355,7 @@ class Jobs:
             exit_code=row.exit_code,
             reason=row.reason,
             cancel_requested=row.cancel_requested,
+            preemptible=row.preemptible,
             queue_position=_queue_position(session, row) if state is JobState.PENDING else None,
             estimated_start=None,
             held_units=row.hold_units if not state.terminal else 0,

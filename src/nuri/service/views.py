@@ -106,6 +106,7 @@ class JobView:
     exit_code: int | None
     reason: str | None
     cancel_requested: bool
+    preemptible: bool
     queue_position: int | None
     estimated_start: datetime | None
     held_units: int
@@ -138,3 +139,19 @@ class UsageView:
     cost_krw: int
     allocations: tuple[AllocationView, ...]
     pools: tuple[PoolUsageView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationView:
+    id: int
+    name: str
+    pool: str
+    nodes: tuple[str, ...]
+    """The reserved nodes: the pool's first nodes, in the order reservations were made."""
+    devices: int
+    wanted: int
+    """Devices the service needs now; the rest of ``devices`` may be lent to preemptible jobs."""
+    starts_at: datetime
+    ends_at: datetime
+    active: bool
+    note: str

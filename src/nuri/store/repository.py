@@ -32,6 +32,7 @@ from nuri.store.tables import (
     PoolRow,
     ProjectMemberRow,
     ProjectRow,
+    ReservationRow,
     UserRow,
 )
 
@@ -201,3 +202,18 @@ def busy_devices(session: Session, pool_ids: Iterable[int] | None = None) -> dic
 
 def _active_names() -> list[str]:
     return [state.value for state in ACTIVE_STATES]
+
+
+def reserved_nodes(session: Session) -> dict[str, int]:
+    """Node name -> id of the reservation that holds it: each reservation takes the next whole
+    nodes of its pool, in the order reservations were made (the simulator does the same)."""
+    owners: dict[str, int] = {}
+    taken: dict[int, int] = {}
+    pools = {row.id: row for row in session.scalars(select(PoolRow))}
+    for row in session.scalars(select(ReservationRow).order_by(ReservationRow.id)):
+        pool = pool_of(pools[row.pool_id])
+        start = taken.get(row.pool_id, 0)
+        for name in pool.node_names()[start : start + row.nodes]:
+            owners[name] = row.id
+        taken[row.pool_id] = start + row.nodes
+    return owners

@@ -165,6 +165,8 @@ class JobRow(Base):
     exit_code: Mapped[int | None]
     reason: Mapped[str | None] = mapped_column(Text)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    preemptible: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """The submitter accepts preemption (SIGTERM, a grace period, requeue with its checkpoint)."""
 
 
 class LedgerEntryRow(Base):
@@ -183,6 +185,25 @@ class LedgerEntryRow(Base):
     h100e_units: Mapped[int] = mapped_column(BigInteger)
     cost_krw: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
+
+
+class ReservationRow(Base):
+    """Whole nodes of a pool held for a long-running service between two moments.
+
+    ``wanted`` is how many of the reserved devices the service needs now (its operator or the
+    service itself keeps it current); the scheduler keeps that many free for it and lends the
+    rest to preemptible jobs.
+    """
+
+    __tablename__ = "reservations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
+    nodes: Mapped[int]
+    wanted: Mapped[int]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class LeaseRow(Base):

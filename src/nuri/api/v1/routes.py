@@ -14,6 +14,8 @@ from nuri.api.v1.schemas import (
     OrganisationCreate,
     PoolCreate,
     ProjectCreate,
+    ReservationCreate,
+    ReservationDemand,
     TokenCreate,
     TokenIssued,
     UserCreate,
@@ -27,6 +29,7 @@ from nuri.service.views import (
     OrganisationView,
     PoolView,
     ProjectView,
+    ReservationView,
     UsageView,
     UserView,
 )
@@ -202,3 +205,25 @@ def job_logs(
         state=job.state,
         text=data.decode("utf-8", errors="replace"),
     )
+
+
+@router.get("/reservations", tags=["reservations"])
+def list_reservations(commons: CommonsDep, _: ActorDep) -> list[ReservationView]:
+    """Devices held for long-running services, and how many of them each needs now."""
+    return commons.directory.list_reservations()
+
+
+@router.post("/reservations", status_code=201, tags=["reservations"])
+def create_reservation(
+    body: ReservationCreate, commons: CommonsDep, actor: ActorDep
+) -> ReservationView:
+    return commons.directory.create_reservation(actor, **body.model_dump())
+
+
+@router.post("/reservations/{name}/demand", tags=["reservations"])
+def set_reservation_demand(
+    name: str, body: ReservationDemand, commons: CommonsDep, actor: ActorDep
+) -> ReservationView:
+    """Tell the scheduler how many reserved devices the service needs now; borrowers of the
+    rest are preempted when it needs more."""
+    return commons.directory.set_reservation_demand(actor, name=name, wanted=body.wanted)

@@ -95,6 +95,11 @@ class JobCreate(Body):
     name: str | None = Field(
         default=None, max_length=200, description="Label; default from command."
     )
+    preemptible: bool = Field(
+        default=False,
+        description="Accept preemption: the job may borrow reserved devices and be stopped with"
+        " SIGTERM and a grace period, then requeued; NURI_CHECKPOINT_DIR survives attempts.",
+    )
     workdir: str | None = Field(
         default=None, max_length=4096, description="Directory to run in (local backend)."
     )
@@ -118,3 +123,19 @@ class LogChunk(BaseModel):
     next_offset: int = Field(description="Offset to ask for next to follow the log.")
     state: str
     text: str = Field(description="Captured output, decoded as UTF-8 with replacement.")
+
+
+class ReservationCreate(Body):
+    name: str = Field(max_length=63, description="Short unique slug, e.g. 'public-llm'.")
+    pool: str = Field(description="Pool whose nodes are held.")
+    nodes: int = Field(ge=1, description="Whole nodes to hold (the pool's next unreserved ones).")
+    starts_at: datetime = Field(description="Start of the reservation, with time zone.")
+    ends_at: datetime = Field(description="End of the reservation (exclusive), with time zone.")
+    wanted: int | None = Field(
+        default=None, ge=0, description="Devices the service needs now (default: all reserved)."
+    )
+    note: str = Field(default="", max_length=2000, description="What the service is.")
+
+
+class ReservationDemand(Body):
+    wanted: int = Field(ge=0, description="Devices of the reservation the service needs now.")
