@@ -5,6 +5,7 @@ Placement works on a :class:`FreeDevices` view that a policy builds from its sna
 mutates as it decides, so decisions made earlier in a cycle are seen by later ones.
 """
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,8 @@ class _Node:
     size: int
     free: list[int]
     reserved_for: int | None
+    order: int
+    """Position in the pool's node list: ties go to the node listed first."""
 
 
 class FreeDevices:
@@ -49,28 +52,39 @@ class FreeDevices:
 
     Free devices of a reserved node that its service is about to need are not offered at all;
     the rest may be *borrowed* by preemptible jobs only.
+
+    Nodes are indexed per pool in buckets by their number of free devices (a heap per bucket,
+    ordered by node position, entries dropped lazily when a node moves), so best-fit placement
+    costs O(devices per node x log nodes) rather than a scan of the pool.
     """
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
         held_back = _held_back(snapshot)
         self.pools: dict[int, PoolState] = {pool.pool_id: pool for pool in snapshot.pools}
-        self._nodes: dict[int, list[_Node]] = {}
+        self._by_name: dict[str, _Node] = {}
+        self._pool_of: dict[str, int] = {}
+        self._order: dict[str, int] = {}
+        # (pool id, reserved?) -> free count -> heap of (order, name)
+        self._buckets: dict[tuple[int, bool], dict[int, list[tuple[int, str]]]] = {}
         self._free_count: dict[int, int] = {}
         self._open_count: dict[int, int] = {}
         for pool in snapshot.pools:
-            nodes = []
-            for node in pool.nodes_with_free:
+            self._free_count[pool.pool_id] = 0
+            self._open_count[pool.pool_id] = 0
+            for order, node in enumerate(pool.nodes):
+                self._order[node.name] = order
+                self._pool_of[node.name] = pool.pool_id
+                if not node.free_indices:
+                    continue
                 free = sorted(node.free_indices)
                 if node.reserved_for is not None:
                     keep_back = min(len(free), held_back.get(node.reserved_for, 0))
                     held_back[node.reserved_for] = held_back.get(node.reserved_for, 0) - keep_back
                     free = free[keep_back:]
-                nodes.append(_Node(node.name, node.devices, free, node.reserved_for))
-            self._nodes[pool.pool_id] = nodes
-            self._free_count[pool.pool_id] = sum(len(n.free) for n in nodes)
-            self._open_count[pool.pool_id] = sum(
-                len(n.free) for n in nodes if n.reserved_for is None
-            )
+                entry = _Node(node.name, node.devices, free, node.reserved_for, order)
+                self._by_name[node.name] = entry
+                self._file(pool.pool_id, entry)
+                self._count(pool.pool_id, entry, len(free))
 
     def free(self, pool_id: int, *, borrowing: bool = True) -> int:
         """Free devices of a pool a job could use (with or without borrowing reserved ones)."""
@@ -99,51 +113,83 @@ class FreeDevices:
 
     def take(self, pool_id: int, placement: Sequence[NodeSlice]) -> None:
         """Mark a placement's devices used (for decisions made outside :meth:`place`)."""
-        nodes = {node.name: node for node in self._nodes[pool_id]}
         for part in placement:
-            node = nodes[part.node]
-            node.free = [index for index in node.free if index not in part.device_indices]
-            self._free_count[pool_id] -= len(part.device_indices)
-            if node.reserved_for is None:
-                self._open_count[pool_id] -= len(part.device_indices)
+            node = self._by_name[part.node]
+            taken = set(part.device_indices)
+            node.free = [index for index in node.free if index not in taken]
+            self._count(pool_id, node, -len(part.device_indices))
+            self._file(pool_id, node)
 
     def give_back(self, pool_id: int, placement: Sequence[NodeSlice]) -> None:
         """Return devices (of a job this cycle preempts) to the free view."""
-        nodes = {node.name: node for node in self._nodes[pool_id]}
+        pool = self.pools[pool_id]
         for part in placement:
-            node = nodes[part.node]
+            node = self._by_name.get(part.node)
+            if node is None:  # a node that was full when the view was built
+                state = next(n for n in pool.nodes if n.name == part.node)
+                node = _Node(
+                    state.name, state.devices, [], state.reserved_for, self._order[state.name]
+                )
+                self._by_name[node.name] = node
             node.free = sorted(set(node.free) | set(part.device_indices))
-            self._free_count[pool_id] += len(part.device_indices)
-            if node.reserved_for is None:
-                self._open_count[pool_id] += len(part.device_indices)
+            self._count(pool_id, node, len(part.device_indices))
+            self._file(pool_id, node)
+
+    def _count(self, pool_id: int, node: _Node, change: int) -> None:
+        self._free_count[pool_id] += change
+        if node.reserved_for is None:
+            self._open_count[pool_id] += change
+
+    def _file(self, pool_id: int, node: _Node) -> None:
+        if node.free:
+            buckets = self._buckets.setdefault((pool_id, node.reserved_for is not None), {})
+            heapq.heappush(buckets.setdefault(len(node.free), []), (node.order, node.name))
+
+    def _first(self, pool_id: int, reserved: bool, count: int) -> _Node | None:
+        """The first-listed node of the pool with exactly ``count`` free devices, if any."""
+        heap = self._buckets.get((pool_id, reserved), {}).get(count)
+        while heap:
+            _, name = heap[0]
+            node = self._by_name[name]
+            if len(node.free) == count:
+                return node
+            heapq.heappop(heap)  # stale: the node has moved to another bucket
+        return None
 
     def _place(
         self, pool_id: int, devices: int, *, include_reserved: bool
     ) -> tuple[NodeSlice, ...] | None:
+        available = self._free_count[pool_id] if include_reserved else self._open_count[pool_id]
+        if available < devices:
+            return None
+        size = self.pools[pool_id].node_size
+        kinds = (False, True) if include_reserved else (False,)
+        for count in range(devices, size + 1):
+            candidates = [node for kind in kinds if (node := self._first(pool_id, kind, count))]
+            if candidates:
+                best = min(candidates, key=lambda node: node.order)
+                placement: tuple[NodeSlice, ...] = (
+                    NodeSlice(best.name, tuple(best.free[:devices])),
+                )
+                self.take(pool_id, placement)
+                return placement
+        if devices <= size:
+            return None  # a job that fits one node never spans nodes: it waits for one
         nodes = [
             node
-            for node in self._nodes[pool_id]
-            if node.free and (include_reserved or node.reserved_for is None)
+            for node in self._by_name.values()
+            if node.free
+            and self._pool_of[node.name] == pool_id
+            and (include_reserved or node.reserved_for is None)
         ]
-        if sum(len(node.free) for node in nodes) < devices:
-            return None
-        best: _Node | None = None
-        for node in nodes:
-            if len(node.free) >= devices and (best is None or len(node.free) < len(best.free)):
-                best = node
-        if best is not None:
-            placement: tuple[NodeSlice, ...] = (NodeSlice(best.name, tuple(best.free[:devices])),)
-        elif devices <= self.pools[pool_id].node_size:
-            return None  # a job that fits one node never spans nodes: it waits for one
-        else:
-            parts, need = [], devices
-            for node in sorted(nodes, key=lambda n: -len(n.free)):
-                if need == 0:
-                    break
-                count = min(need, len(node.free))
-                parts.append(NodeSlice(node.name, tuple(node.free[:count])))
-                need -= count
-            placement = tuple(parts)
+        parts, need = [], devices
+        for node in sorted(nodes, key=lambda n: (-len(n.free), n.order)):
+            if need == 0:
+                break
+            count = min(need, len(node.free))
+            parts.append(NodeSlice(node.name, tuple(node.free[:count])))
+            need -= count
+        placement = tuple(parts)
         self.take(pool_id, placement)
         return placement
 
@@ -207,19 +253,33 @@ def reclaim_for_reservations(snapshot: ClusterSnapshot) -> list[Preempt]:
                 owner[node.name] = node.reserved_for
                 free[node.reserved_for] = free.get(node.reserved_for, 0) + len(node.free_indices)
     preempts: list[Preempt] = []
-    for reservation_id, needed in held.items():
-        shortfall = needed - free.get(reservation_id, 0)
+    stopped: set[int] = set()
+    for reservation_id, needed in sorted(held.items()):
+        # devices of jobs already stopped for another reservation come back here too
+        shortfall = (
+            needed
+            - free.get(reservation_id, 0)
+            - sum(
+                len(part.device_indices)
+                for job in snapshot.running
+                if job.job_id in stopped
+                for part in job.placement
+                if owner.get(part.node) == reservation_id
+            )
+        )
         if shortfall <= 0:
             continue
         borrowers = [
             job
             for job in snapshot.running
-            if any(owner.get(part.node) == reservation_id for part in job.placement)
+            if job.job_id not in stopped
+            and any(owner.get(part.node) == reservation_id for part in job.placement)
         ]
         for job in sorted(borrowers, key=lambda j: (-j.started_at, -j.job_id)):
             if shortfall <= 0:
                 break
             preempts.append(Preempt(job.job_id))
+            stopped.add(job.job_id)
             shortfall -= sum(
                 len(part.device_indices)
                 for part in job.placement
