@@ -8,8 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+# Piped output (files, scripts) is not wrapped at 80 columns as a terminal would be.
+console = Console(width=None if sys.stdout.isatty() else 200)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def print_json(data: Any) -> None:
@@ -21,8 +22,8 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
         console.print(f"[dim]no {title.lower()}[/dim]")
         return
     table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for position, column in enumerate(columns):
+        table.add_column(column, overflow="fold", no_wrap=position == 0)
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
     console.print(table)
