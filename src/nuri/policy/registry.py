@@ -54,7 +54,7 @@ POLICIES: dict[str, PolicyInfo] = {
     ),
     "hetero": PolicyInfo(
         "nuri.policy.hetero:Hetero",
-        "Gavel-style heterogeneity-aware placement on the pool giving most H100e per device",
+        "Gavel-style heterogeneity-aware placement: most work per H100e charged",
     ),
     "srtf-oracle": PolicyInfo(
         "nuri.policy.oracle:SrtfOracle",
