@@ -45,6 +45,7 @@ from nuri.traces.time_limits import with_time_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(width=180)
+progress = Console(stderr=True)
 
 
 def sized_cluster(trace: pd.DataFrame, load: float, devices_per_node: int = 8) -> ClusterSpec:
@@ -127,6 +128,10 @@ def policy_table(
         for name in policies:
             result, m = run_policy(cluster, workload, name, restart_cost_s)
             results[trace_name][name] = (result, m)
+            progress.print(
+                f"{trace_name} {name}: avg JCT {m.avg_jct_s / 3600:.1f} h, {m.sim_wall_s:.0f} s",
+                highlight=False,
+            )
             table.add_row(
                 name,
                 f"{m.avg_jct_s / 3600:.2f}",

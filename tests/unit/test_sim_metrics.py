@@ -422,3 +422,14 @@ def test_hundred_thousand_jobs_take_under_a_second() -> None:
     elapsed = time.perf_counter() - began
     assert m.jobs == 100_000 and m.preemptions_per_job == 0.5
     assert elapsed < 1.0, f"compute_metrics took {elapsed:.3f} s"
+
+
+def test_jobs_stopped_at_their_time_limit_are_counted() -> None:
+    """A timed-out job leaves the system (it has a JCT) but is counted in ``timeouts``."""
+    outcomes = [
+        JobOutcome("a", "g", 0.0, 1, 10.0, 0.0, 10.0),
+        JobOutcome("b", "g", 0.0, 1, 50.0, 0.0, 20.0, timed_out=True),
+    ]
+    segments = [Segment("a", "p", 1, 0.0, 10.0), Segment("b", "p", 1, 0.0, 20.0)]
+    metrics = compute_metrics(outcomes, segments, total_devices=2)
+    assert metrics.timeouts == 1 and metrics.avg_jct_s == 15.0

@@ -147,6 +147,7 @@ def _print_metrics(results: "dict[str, tuple[SimResult, Metrics]]", jobs: int) -
                 f"{m.jain_fairness:.3f}",
                 f"{m.allocation_adherence:.3f}",
                 f"{result.preemptions / max(1, jobs):.2f}",
+                f"{m.timeouts:,}",
                 f"{m.sim_wall_s:.1f}",
             ]
         )
@@ -163,6 +164,7 @@ def _print_metrics(results: "dict[str, tuple[SimResult, Metrics]]", jobs: int) -
             "Jain",
             "Adherence",
             "Preempt/job",
+            "Timeouts",
             "Wall s",
         ],
         rows,

@@ -46,6 +46,9 @@ entitled share
 ``allocation_adherence``
     The mean over all n groups present of ``|delivered_g - entitled_g|``: a fraction in [0, 1]
     (0.05 means 5 percentage points off on average). Lower is better; 0 is exact adherence.
+``timeouts``
+    Jobs stopped at their time limit (``timed_out``); they count as finished in JCT, since they
+    left the system, so compare policies on this count too.
 ``preemptions_per_job``
     The mean of ``preemptions`` over all outcomes.
 ``sim_wall_s``
@@ -108,6 +111,9 @@ class JobOutcome:
     first_start_s: float | None
     end_s: float | None
     preemptions: int = 0
+    timed_out: bool = False
+    """The job was stopped at its time limit: it left the system (and counts as finished for
+    JCT), but its work is not done; ``Metrics.timeouts`` counts these."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +139,7 @@ class Metrics:
     sim_wall_s: float
     unfinished: int = 0
     preemptions_per_job: float = 0.0
+    timeouts: int = 0
     delivered_share: dict[str, float] = field(default_factory=dict)
     entitled_share: dict[str, float] = field(default_factory=dict)
 
@@ -232,6 +239,7 @@ def compute_metrics(
         makespan_s=makespan,
         sim_wall_s=float(sim_wall_s),
         unfinished=int((~finished).sum()),
+        timeouts=sum(1 for outcome in outcomes if outcome.timed_out),
         preemptions_per_job=_mean(jobs.preemptions.astype(np.float64)),
         delivered_share={g: float(x) for g, x in zip(jobs.groups, delivered, strict=True)},
         entitled_share={g: float(x) for g, x in zip(jobs.groups, entitled, strict=True)},

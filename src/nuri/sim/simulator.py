@@ -133,6 +133,8 @@ class _Live:
     started: float = 0.0
     overhead: float = 0.0
     speed: float = 1.0
+    hits_limit: bool = False
+    timed_out: bool = False
 
 
 @dataclass
@@ -349,6 +351,7 @@ class Simulator:
         if live.attempt != attempt or job_id not in self._running:
             return False  # a stale end of an attempt that was preempted
         self._stop(live)
+        live.timed_out = live.hits_limit
         live.remaining_work = 0.0
         live.end = self._now
         return True
@@ -492,6 +495,7 @@ class Simulator:
             preemptible=job.preemptible if pending is None else pending.preemptible,
         )
         finish = at + overhead + live.remaining_work / live.speed
+        live.hits_limit = finish > at + job.time_limit_s
         self._push(min(finish, at + job.time_limit_s), _END, job.job_id, live.attempt)
 
     def _stop(self, live: _Live) -> None:
@@ -577,6 +581,7 @@ class Simulator:
             first_start_s=live.first_start,
             end_s=live.end,
             preemptions=live.preemptions,
+            timed_out=live.timed_out,
         )
 
 
