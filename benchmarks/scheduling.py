@@ -391,6 +391,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
+        "--speed-policies", default="fifo,easy-backfill,las", help="policies for the speed run"
+    )
+    parser.add_argument(
         "--skip",
         default="",
         help="comma-separated sections to skip: policies,speed,latency,estimates",
@@ -403,9 +406,8 @@ def main(argv: list[str]) -> None:
         results = policy_table(traces, policies, args.load, args.restart_cost)
         targets(results)
     if "speed" not in skip:
-        simulator_speed(
-            20_000 if args.quick else 100_000, [p for p in policies if not POLICIES[p].oracle]
-        )
+        speed_policies = [p for p in args.speed_policies.split(",") if p in policies]
+        simulator_speed(20_000 if args.quick else 100_000, speed_policies)
     if "latency" not in skip:
         decision_latency([p for p in policies if not POLICIES[p].oracle], 5 if args.quick else 30)
     if "reservations" not in skip:
