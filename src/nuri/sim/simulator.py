@@ -48,6 +48,9 @@ from nuri.policy.snapshot import (
 )
 from nuri.sim.metrics import JobOutcome, Segment
 
+MAX_REPASSES = 3
+"""Passes repeated at one instant after preemptions freed devices (a bound against thrashing)."""
+
 _END, _ARRIVAL, _DEMAND, _WAKE = 0, 1, 2, 3
 """Event kinds, in the order they are handled at one instant: devices freed first."""
 
@@ -229,6 +232,7 @@ class Simulator:
         self._arrived_now: list[int] = []
         self._passes = self._decisions = self._preemptions = 0
         self._shortfall = self._lent = 0.0
+        self._repasses = 0
         waiting = set(watch) if watch is not None else None
 
         for run in initial:
@@ -247,6 +251,8 @@ class Simulator:
 
         while self._heap:
             now = self._heap[0][0]
+            if now > self._now:
+                self._repasses = 0
             self._advance(now)
             changed = False
             while self._heap and self._heap[0][0] == now:
@@ -372,13 +378,21 @@ class Simulator:
         decisions = plan(self._policy, snapshot)
         self._passes += 1
         self._decisions += len(decisions)
+        preempted = False
         for decision in decisions:
             if isinstance(decision, Preempt):
                 self._preempt(decision.job_id)
+                preempted = True
         for decision in decisions:
             if isinstance(decision, Start):
                 self._start(decision)
         self._serve_reservations()
+        if preempted and self._repasses < MAX_REPASSES:
+            # Devices freed by preemptions are offered at once (live, the next cycle does it).
+            self._repasses += 1
+            self._next_wake = self._now
+            self._push(self._now, _WAKE, 0, 0)
+            return
         if self._policy.preemptive and self._pending:
             wake = self._policy.wake_at(self._snapshot())
             if (

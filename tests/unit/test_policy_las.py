@@ -1,0 +1,439 @@
+"""Discretised 2D-LAS (Tiresias): queue order, demotion, preemption, starvation, wake-ups.
+
+Every case is a literal snapshot a few lines long. The policy under test has thresholds of 1 and
+4 device-hours (three queues), a starvation limit of 2 and a 600 s minimum run, unless a test
+says otherwise; decisions always go through :func:`nuri.policy.cycle.plan`, which checks them.
+"""
+
+from dataclasses import replace
+
+import pytest
+
+from nuri.domain.commons import Tier
+from nuri.policy.cycle import plan
+from nuri.policy.las import Las
+from nuri.policy.registry import POLICIES, PolicyContext, policy_named
+from nuri.policy.snapshot import (
+    ClusterSnapshot,
+    Decision,
+    NodeSlice,
+    NodeState,
+    PendingJob,
+    PoolState,
+    Preempt,
+    RunningJob,
+    Start,
+)
+
+HOUR = 3600.0
+
+
+def las(**overrides: object) -> Las:
+    """The LAS policy of these tests (thresholds 1 h and 4 h, starve limit 2, min run 600 s)."""
+    options: dict[str, object] = {
+        "thresholds_gpu_hours": (1.0, 4.0),
+        "starve_limit": 2.0,
+        "min_run_s": 600.0,
+    }
+    options.update(overrides)
+    return Las(PolicyContext(restart_cost_s=60.0), **options)  # type: ignore[arg-type]
+
+
+def node(name: str, devices: int = 8, busy: tuple[int, ...] = ()) -> NodeState:
+    return NodeState(name, devices, tuple(i for i in range(devices) if i not in busy))
+
+
+def pool(pool_id: int, *nodes: NodeState, accelerator: str = "H100") -> PoolState:
+    return PoolState(pool_id, f"pool-{pool_id}", accelerator, 1000, nodes)
+
+
+def pending(
+    job_id: int,
+    devices: int = 1,
+    *,
+    submitted: float = 0.0,
+    attained: float = 0.0,
+    pool_id: int | None = 1,
+    accelerator: str | None = None,
+    tier: Tier = Tier.GENERAL,
+) -> PendingJob:
+    return PendingJob(
+        job_id=job_id,
+        project_id=1,
+        allocation_id=1,
+        tier=tier,
+        pool_id=pool_id,
+        devices=devices,
+        time_limit_s=86_400,
+        submitted_at=submitted,
+        accelerator=accelerator,
+        attained_device_seconds=attained,
+    )
+
+
+def running(
+    job_id: int,
+    node_name: str,
+    indices: tuple[int, ...],
+    *,
+    started: float = 0.0,
+    submitted: float = 0.0,
+    attained: float = 0.0,
+    pool_id: int = 1,
+    tier: Tier = Tier.GENERAL,
+) -> RunningJob:
+    return RunningJob(
+        job_id=job_id,
+        project_id=1,
+        allocation_id=1,
+        tier=tier,
+        pool_id=pool_id,
+        placement=(NodeSlice(node_name, indices),),
+        time_limit_s=86_400,
+        started_at=started,
+        submitted_at=submitted,
+        attained_device_seconds=attained,
+    )
+
+
+def snap(
+    now: float,
+    pools: tuple[PoolState, ...],
+    waiting: tuple[PendingJob, ...],
+    run: tuple[RunningJob, ...] = (),
+) -> ClusterSnapshot:
+    return ClusterSnapshot(now=now, pools=pools, running=run, pending=waiting)
+
+
+def decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
+    return plan(policy, snapshot)
+
+
+def started(decisions: list[Decision]) -> list[int]:
+    return [d.job_id for d in decisions if isinstance(d, Start)]
+
+
+def preempted(decisions: list[Decision]) -> list[int]:
+    return [d.job_id for d in decisions if isinstance(d, Preempt)]
+
+
+def test_registered_as_las_and_preemptive() -> None:
+    """The registry builds LAS by name; it is preemptive and not an oracle."""
+    policy = policy_named("las", PolicyContext())
+    assert isinstance(policy, Las)
+    assert policy.preemptive and policy.name == "las"
+    assert POLICIES["las"].target == "nuri.policy.las:Las" and not POLICIES["las"].oracle
+
+
+@pytest.mark.parametrize(
+    ("attained", "tier", "queue"),
+    [
+        (0.0, Tier.GENERAL, 0),
+        (HOUR - 1, Tier.GENERAL, 0),
+        (HOUR, Tier.GENERAL, 1),
+        (4 * HOUR - 1, Tier.GENERAL, 1),
+        (4 * HOUR, Tier.GENERAL, 2),
+        (1e9, Tier.GENERAL, 2),
+        (2 * HOUR, Tier.HUB_MEMBER, 1),  # thresholds x2: 2 h and 8 h
+        (HOUR * 1.99, Tier.HUB_MEMBER, 0),
+        (15 * HOUR, Tier.STRATEGIC, 1),  # thresholds x4: 4 h and 16 h
+    ],
+    ids=[
+        "new",
+        "just-below-T0",
+        "at-T0",
+        "below-T1",
+        "at-T1",
+        "huge",
+        "hub-T0",
+        "hub-below",
+        "strat",
+    ],
+)
+def test_queue_of_attained_service_and_tier(attained: float, tier: Tier, queue: int) -> None:
+    """A job's queue is the number of (tier-scaled) thresholds its device-seconds reached."""
+    assert las().queue_of(attained, tier) == queue
+
+
+def test_higher_queues_first_then_fifo_within_a_queue() -> None:
+    """Queue 0 jobs start before queue 1 jobs whatever their submission; FIFO inside a queue."""
+    snapshot = snap(
+        1000.0,
+        (pool(1, node("a", devices=3)),),
+        (
+            pending(1, submitted=30.0),
+            pending(2, submitted=10.0, attained=2 * HOUR),  # queue 1
+            pending(3, submitted=20.0),
+            pending(4, submitted=5.0, attained=2 * HOUR),  # queue 1, submitted earlier than 2
+        ),
+    )
+    assert started(decide(las(), snapshot)) == [3, 1, 4]
+
+
+def test_tier_orders_jobs_within_a_queue() -> None:
+    """Within one queue a strategic job goes before an earlier general one."""
+    snapshot = snap(
+        1000.0,
+        (pool(1, node("a", devices=1)),),
+        (pending(1, submitted=10.0), pending(2, submitted=20.0, tier=Tier.STRATEGIC)),
+    )
+    assert started(decide(las(), snapshot)) == [2]
+
+
+def test_demotion_exposes_a_running_job_to_preemption() -> None:
+    """A running job is preempted for a queue-0 job only once it has crossed the threshold."""
+    full = (pool(1, node("a", devices=1, busy=(0,))),)
+    waiting = (pending(2, submitted=500.0),)
+    before = snap(HOUR - 1, full, waiting, (running(1, "a", (0,), started=0.0),))
+    after = snap(HOUR, full, waiting, (running(1, "a", (0,), started=0.0),))
+    assert decide(las(), before) == []
+    decisions = decide(las(), after)
+    assert preempted(decisions) == [1] and started(decisions) == [2]
+    assert decisions[1] == Start(2, 1, (NodeSlice("a", (0,)),))
+
+
+def test_preempts_lowest_queue_first_and_only_what_is_needed() -> None:
+    """A queue-0 job needing 4 devices preempts one 4-device runner, the later-submitted one."""
+    snapshot = snap(
+        10 * HOUR,
+        (pool(1, node("a", busy=tuple(range(8)))),),
+        (pending(9, devices=4, submitted=9 * HOUR),),
+        (
+            # 4 device-h before, 8 more since 8 h: 12 device-h, queue 2.
+            running(1, "a", (0, 1, 2, 3), started=8 * HOUR, attained=4 * HOUR, submitted=7 * HOUR),
+            # 4 device-h since 9 h: queue 2 as well, but submitted later.
+            running(2, "a", (4, 5, 6, 7), started=9 * HOUR, submitted=9 * HOUR),
+        ),
+    )
+    policy = las()
+    assert policy.running_queue(snapshot.running[0], snapshot.now) == 2
+    assert policy.running_queue(snapshot.running[1], snapshot.now) == 2
+    decisions = decide(policy, snapshot)
+    # Both are in queue 2: the later submission is the less valuable one.
+    assert preempted(decisions) == [2] and started(decisions) == [9]
+
+
+def test_prefers_the_lower_queue_victim() -> None:
+    """Between a queue-1 and a queue-2 runner, the queue-2 one is preempted."""
+    snapshot = snap(
+        10 * HOUR,
+        (pool(1, node("a", devices=2, busy=(0, 1))),),
+        (pending(9, submitted=9 * HOUR),),
+        (
+            # 3 h before its start at 8 h, 2 h since: 5 device-h, queue 2.
+            running(1, "a", (0,), started=8 * HOUR, attained=3 * HOUR, submitted=0.0),
+            # 2 device-h since 8 h: queue 1 (and submitted later).
+            running(2, "a", (1,), started=8 * HOUR, submitted=8 * HOUR),
+        ),
+    )
+    decisions = decide(las(), snapshot)
+    assert preempted(decisions) == [1] and started(decisions) == [9]
+
+
+def test_no_preemption_when_it_would_not_let_the_job_start() -> None:
+    """Only 4 devices are held by lower-queue jobs; an 8-device job cannot start, so no one is
+    preempted (the other runner is in queue 0, as is the waiting job)."""
+    snapshot = snap(
+        2 * HOUR,
+        (pool(1, node("a", busy=tuple(range(8)))),),
+        (pending(9, devices=8, submitted=HOUR),),
+        (
+            running(1, "a", (0, 1, 2, 3), started=0.0),  # 8 device-h: queue 2
+            running(2, "a", (4, 5, 6, 7), started=2 * HOUR - 300, attained=0.0),  # queue 0
+        ),
+    )
+    assert decide(las(), snapshot) == []
+
+
+def test_jobs_of_one_queue_never_preempt_each_other() -> None:
+    """A queue-1 pending job does not preempt a queue-1 runner, however long it waited."""
+    snapshot = snap(
+        3 * HOUR,
+        (pool(1, node("a", devices=1, busy=(0,))),),
+        (pending(9, submitted=0.0, attained=1.5 * HOUR),),
+        (running(1, "a", (0,), started=HOUR, submitted=HOUR),),  # 2 h: queue 1
+    )
+    assert decide(las(starve_limit=None), snapshot) == []
+
+
+def test_minimum_run_protects_a_recent_start() -> None:
+    """A demoted job restarted less than ``min_run_s`` ago is not preempted; after, it is."""
+    pools = (pool(1, node("a", devices=1, busy=(0,))),)
+    waiting = (pending(9, submitted=5 * HOUR),)
+    runner = running(1, "a", (0,), started=5 * HOUR, attained=2 * HOUR)  # queue 1
+    policy = las()
+    assert decide(policy, snap(5 * HOUR + 599, pools, waiting, (runner,))) == []
+    assert policy.wake_at(snap(5 * HOUR + 599, pools, waiting, (runner,))) == 5 * HOUR + 600
+    decisions = decide(policy, snap(5 * HOUR + 600, pools, waiting, (runner,)))
+    assert preempted(decisions) == [1] and started(decisions) == [9]
+
+
+def test_starvation_promotes_to_the_top_queue() -> None:
+    """A job that ran 2 h and then waited 2 x 2 h is back in queue 0 and preempts a queue-1 job.
+
+    It was submitted at 0, ran 2 h (7,200 device-s on one device: queue 1), so with starve limit
+    2 it is promoted once its time not running reaches 4 h, i.e. at t = 6 h.
+    """
+    policy = las()
+    hungry = pending(9, submitted=0.0, attained=2 * HOUR)
+    pools = (pool(1, node("a", devices=1, busy=(0,))),)
+    runner = running(1, "a", (0,), started=4 * HOUR, submitted=3 * HOUR)  # 2 h at 6 h: queue 1
+    assert policy.pending_queue(hungry, 6 * HOUR - 1) == 1
+    assert policy.pending_queue(hungry, 6 * HOUR) == 0
+    assert policy.wake_at(snap(5 * HOUR, pools, (hungry,), (runner,))) == 6 * HOUR
+    assert decide(policy, snap(6 * HOUR - 1, pools, (hungry,), (runner,))) == []
+    decisions = decide(policy, snap(6 * HOUR, pools, (hungry,), (runner,)))
+    assert preempted(decisions) == [1] and started(decisions) == [9]
+
+
+def test_promotion_wake_up_time() -> None:
+    """wake_at names the moment a waiting job will be promoted: submit + ran + 2 x ran."""
+    policy = las()
+    hungry = pending(9, submitted=100.0, attained=2 * HOUR)
+    pools = (pool(1, node("a", devices=1, busy=(0,))),)
+    runner = running(1, "a", (0,), started=3 * HOUR, attained=10 * HOUR)  # queue 2, no crossing
+    # Protection of the runner ended at 3 h + 600 s; the next moment is the promotion at 6 h.
+    assert policy.wake_at(snap(5 * HOUR, pools, (hungry,), (runner,))) == 100.0 + 6 * HOUR
+
+
+def test_a_promoted_start_resets_service() -> None:
+    """A running job that started as a promotion is ranked by this attempt only (queue 0 at
+    first), so it is not preempted again right away; a normal restart keeps its history."""
+    policy = las()
+    # Submitted 0, 2 h attained, restarted at 6 h (waited 4 h >= 2 x 2 h: promoted).
+    promoted = running(1, "a", (0,), started=6 * HOUR, attained=2 * HOUR)
+    # Restarted at 3 h after waiting only 1 h: not promoted.
+    plain = running(2, "a", (1,), started=3 * HOUR, attained=2 * HOUR)
+    now = 6 * HOUR + 1200
+    assert policy.running_service(promoted, now) == (0.0, 1200.0)
+    assert policy.running_queue(promoted, now) == 0
+    assert policy.running_queue(plain, now) == 2
+    snapshot = snap(
+        now,
+        (pool(1, node("a", devices=2, busy=(0, 1))),),
+        (pending(9, submitted=now - 10),),
+        (promoted, plain),
+    )
+    decisions = decide(policy, snapshot)
+    assert preempted(decisions) == [2] and started(decisions) == [9]
+
+
+def test_wake_at_threshold_crossing() -> None:
+    """A 2-device runner with 1,800 device-s at its start (t = 1,000) reaches the 1 h threshold
+    at 1,000 + (3,600 - 1,800) / 2 = 1,900 s."""
+    policy = las()
+    runner = running(1, "a", (0, 1), started=1000.0, attained=1800.0)
+    pools = (pool(1, node("a", devices=2, busy=(0, 1))),)
+    assert policy.wake_at(snap(1500.0, pools, (pending(9, submitted=1400.0),), (runner,))) == 1900.0
+
+
+def test_wake_at_none_without_pending_jobs() -> None:
+    """Nothing can change for the better when nobody waits."""
+    runner = running(1, "a", (0,), started=0.0)
+    assert (
+        las().wake_at(snap(10.0, (pool(1, node("a", devices=1, busy=(0,))),), (), (runner,)))
+        is None
+    )
+
+
+def test_wake_at_ignores_crossings_that_change_nothing() -> None:
+    """When every waiting job is in queue 2, a runner moving from queue 0 to 1 is not a reason
+    to wake up; None when nothing else is coming."""
+    policy = las(starve_limit=None)
+    runner = running(1, "a", (0,), started=0.0)
+    waiting = (pending(9, submitted=0.0, attained=5 * HOUR),)
+    pools = (pool(1, node("a", devices=1, busy=(0,))),)
+    assert policy.wake_at(snap(10.0, pools, waiting, (runner,))) is None
+
+
+def test_accelerator_class_chooses_the_pool_needing_fewest_preemptions() -> None:
+    """A job naming an accelerator class preempts in the candidate pool where the fewest
+    devices must be freed, never in a pool of another class."""
+    pools = (
+        pool(1, node("a", devices=4, busy=(0, 1, 2, 3)), accelerator="H100"),
+        pool(2, node("b", devices=4, busy=(0, 1, 2)), accelerator="H100"),
+        pool(3, node("c", devices=4, busy=(0, 1, 2, 3)), accelerator="ATOM"),
+    )
+    run = (
+        running(1, "a", (0, 1, 2, 3), pool_id=1, attained=10 * HOUR),
+        running(2, "b", (0, 1, 2), pool_id=2, attained=10 * HOUR),
+        running(3, "c", (0, 1, 2, 3), pool_id=3, attained=10 * HOUR),
+    )
+    job = pending(9, devices=2, pool_id=None, accelerator="H100", submitted=HOUR)
+    decisions = decide(las(), snap(2 * HOUR, pools, (job,), run))
+    assert preempted(decisions) == [2]
+    assert isinstance(decisions[1], Start) and decisions[1].pool_id == 2
+
+
+def test_multi_node_gang_after_preemption() -> None:
+    """A 12-device job preempts the two lowest-queue jobs spread over two nodes and starts as
+    one gang over both."""
+    pools = (pool(1, node("a", busy=tuple(range(8))), node("b", busy=tuple(range(4)))),)
+    run = (
+        running(1, "a", tuple(range(8)), attained=50 * HOUR, submitted=1.0),
+        running(2, "b", (0, 1, 2, 3), attained=20 * HOUR, submitted=2.0),
+    )
+    decisions = decide(las(), snap(HOUR, pools, (pending(9, devices=12, submitted=10.0),), run))
+    assert sorted(preempted(decisions)) == [1]
+    start = decisions[-1]
+    assert isinstance(start, Start) and start.devices == 12
+
+
+def test_rejects_bad_thresholds() -> None:
+    """Thresholds must be positive and increasing; the starvation limit positive."""
+    with pytest.raises(ValueError, match="thresholds"):
+        Las(thresholds_gpu_hours=(4.0, 1.0))
+    with pytest.raises(ValueError, match="starve_limit"):
+        Las(starve_limit=0.0)
+
+
+def test_decide_does_not_mutate_and_is_repeatable() -> None:
+    """Two calls on the same snapshot give the same decisions (pure function)."""
+    pools = (pool(1, node("a", devices=2, busy=(0,))),)
+    snapshot = snap(
+        2 * HOUR,
+        pools,
+        (pending(9, submitted=HOUR), pending(8, submitted=HOUR, devices=2)),
+        (running(1, "a", (0,), attained=10 * HOUR),),
+    )
+    policy = las()
+    assert decide(policy, snapshot) == decide(policy, snapshot)
+
+
+def test_a_job_that_fits_one_node_preempts_on_one_node() -> None:
+    """A 4-device job on nodes of 4 needs its devices on one node: preempting the 2-device job
+    next to 2 free devices (2 devices preempted) beats preempting the 4-device job on the other
+    node, although that one is less valuable (submitted later)."""
+    pools = (pool(1, node("a", devices=4, busy=(0, 1)), node("b", devices=4, busy=(0, 1, 2, 3))),)
+    run = (
+        running(1, "a", (0, 1), attained=20 * HOUR, submitted=1.0),
+        running(2, "b", (0, 1, 2, 3), attained=20 * HOUR, submitted=2.0),
+    )
+    decisions = decide(las(), snap(HOUR, pools, (pending(9, devices=4, submitted=10.0),), run))
+    assert preempted(decisions) == [1]
+    assert decisions[-1] == Start(9, 1, (NodeSlice("a", (0, 1, 2, 3)),))
+
+
+def test_no_preemption_when_the_freed_devices_would_be_on_different_nodes() -> None:
+    """2 free devices on node a and a 2-device victim on node b add up to 4, but a 4-device job
+    on nodes of 4 never spans nodes, so nobody is preempted."""
+    pools = (pool(1, node("a", devices=4, busy=(0, 1)), node("b", devices=4, busy=(0, 1, 2, 3))),)
+    run = (
+        running(1, "a", (0, 1), started=HOUR - 60, submitted=HOUR - 60),  # queue 0
+        running(2, "b", (0, 1), attained=20 * HOUR, submitted=2.0),  # queue 2
+        running(3, "b", (2, 3), started=HOUR - 60, submitted=HOUR - 60),  # queue 0
+    )
+    assert decide(las(), snap(HOUR, pools, (pending(9, devices=4, submitted=10.0),), run)) == []
+
+
+def test_a_promoted_job_is_protected_for_a_stretch_that_grows_with_its_wait() -> None:
+    """A job that waited 4 h after running 2 h (starve limit 2) is protected, once restarted,
+    until it has run 2 x 4 h / 2 = 4 h in all, i.e. 2 h into this attempt; a plain restart is
+    protected for min_run_s only."""
+    policy = las()
+    promoted = running(1, "a", (0,), started=6 * HOUR, attained=2 * HOUR)
+    plain = running(2, "a", (1,), started=3 * HOUR, attained=2 * HOUR)
+    assert policy.protected_until(promoted) == 8 * HOUR
+    assert policy.protected_until(plain) == 3 * HOUR + 600
+    pinned = replace(plain, preemptible=False)
+    assert policy.protected_until(pinned) == float("inf")
