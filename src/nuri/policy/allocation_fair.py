@@ -36,13 +36,13 @@ Design note: the deficit is absolute (share points), as the allocation contract 
 shares of the commons; a relative deficit (deficit / share) would favour tiny awards.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Final
 
 from nuri.domain.commons import Tier
-from nuri.policy.backfill import backfill, rank_jobs
+from nuri.policy.backfill import OrderedBackfill, rank_jobs
 from nuri.policy.registry import PolicyContext
-from nuri.policy.snapshot import ClusterSnapshot, Decision, GroupUsage, PendingJob
+from nuri.policy.snapshot import ClusterSnapshot, GroupUsage, PendingJob
 
 STARVATION_BOUND_S: Final[Mapping[Tier, float]] = {
     Tier.STRATEGIC: 1 * 86_400.0,
@@ -72,7 +72,7 @@ def pace_deficits(groups: Mapping[int, GroupUsage]) -> dict[int, float]:
     }
 
 
-class AllocationFair:
+class AllocationFair(OrderedBackfill):
     """Projects furthest below their award pace first, FIFO within a project, EASY backfill.
 
     See the module docstring for the order, the tier weighting and the starvation guard.
@@ -80,7 +80,6 @@ class AllocationFair:
     """
 
     name = "allocation-fair"
-    preemptive = False
 
     def __init__(self, context: PolicyContext | None = None) -> None:
         del context  # pace needs nothing beyond the snapshot
@@ -91,11 +90,3 @@ class AllocationFair:
         jobs = snapshot.pending
         score = [deficit.get(job.project_id, 0.0) + TIER_PACE_BONUS[job.tier] for job in jobs]
         return rank_jobs(jobs, score, snapshot.now, STARVATION_BOUND_S)
-
-    def decide(self, snapshot: ClusterSnapshot) -> Sequence[Decision]:
-        if not snapshot.pending or not any(pool.free_devices for pool in snapshot.pools):
-            return []
-        return backfill(snapshot, self.order(snapshot))
-
-    def wake_at(self, snapshot: ClusterSnapshot) -> float | None:  # noqa: ARG002 - protocol
-        return None

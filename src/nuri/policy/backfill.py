@@ -532,7 +532,27 @@ def uniform_bound(bound_s: float) -> dict[Tier, float]:
     return dict.fromkeys(Tier, bound_s)
 
 
-class EasyBackfill:
+class OrderedBackfill:
+    """Base of the policies that rank the queue their own way, then EASY-backfill in that order.
+
+    Subclasses define ``order``; deciding and waking are the same for all of them.
+    """
+
+    preemptive = False
+
+    def order(self, snapshot: ClusterSnapshot) -> Sequence[PendingJob]:
+        raise NotImplementedError
+
+    def decide(self, snapshot: ClusterSnapshot) -> Sequence[Decision]:
+        if not snapshot.pending or not any(pool.free_devices for pool in snapshot.pools):
+            return []
+        return backfill(snapshot, self.order(snapshot))
+
+    def wake_at(self, snapshot: ClusterSnapshot) -> float | None:  # noqa: ARG002 - protocol
+        return None
+
+
+class EasyBackfill(OrderedBackfill):
     """FIFO order (tier, then submission, then id) with EASY backfilling on time limits.
 
     Jobs pending :data:`STARVATION_BOUND_S` or longer go first, oldest first, so that a stream
@@ -542,7 +562,6 @@ class EasyBackfill:
     """
 
     name = "easy-backfill"
-    preemptive = False
 
     def __init__(self, context: PolicyContext | None = None) -> None:
         del context  # EASY needs nothing beyond the snapshot
@@ -556,11 +575,3 @@ class EasyBackfill:
         jobs = snapshot.pending
         tier_score = [-float(job.tier.rank) for job in jobs]
         return rank_jobs(jobs, tier_score, snapshot.now, uniform_bound(STARVATION_BOUND_S))
-
-    def decide(self, snapshot: ClusterSnapshot) -> Sequence[Decision]:
-        if not snapshot.pending or not any(pool.free_devices for pool in snapshot.pools):
-            return []
-        return backfill(snapshot, self.order(snapshot))
-
-    def wake_at(self, snapshot: ClusterSnapshot) -> float | None:  # noqa: ARG002 - protocol
-        return None

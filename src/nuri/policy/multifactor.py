@@ -62,10 +62,10 @@ import numpy as np
 import numpy.typing as npt
 
 from nuri.domain.commons import Tier
-from nuri.policy.backfill import backfill, rank_jobs, uniform_bound
+from nuri.policy.backfill import OrderedBackfill, rank_jobs, uniform_bound
 from nuri.policy.placement import accepts
 from nuri.policy.registry import PolicyContext
-from nuri.policy.snapshot import ClusterSnapshot, Decision, GroupUsage, PendingJob, PoolState
+from nuri.policy.snapshot import ClusterSnapshot, GroupUsage, PendingJob, PoolState
 
 PRIORITY_MAX_AGE_S: Final = 7 * 86_400.0
 """``PriorityMaxAge``: the wait at which the age factor reaches 1 (Slurm's default, 7 days)."""
@@ -198,7 +198,7 @@ def priorities(snapshot: ClusterSnapshot) -> npt.NDArray[np.float64]:
     return result
 
 
-class SlurmMultifactor:
+class SlurmMultifactor(OrderedBackfill):
     """Slurm's multifactor priority (age, fair-share, job size, tier as QOS), EASY backfill.
 
     See the module docstring for the formula, the sources and nuri's starvation guard.
@@ -206,7 +206,6 @@ class SlurmMultifactor:
     """
 
     name = "slurm-multifactor"
-    preemptive = False
 
     def __init__(self, context: PolicyContext | None = None) -> None:
         del context  # the priority needs nothing beyond the snapshot
@@ -230,11 +229,3 @@ class SlurmMultifactor:
         return rank_jobs(
             jobs, priorities(snapshot), snapshot.now, uniform_bound(PRIORITY_MAX_AGE_S)
         )
-
-    def decide(self, snapshot: ClusterSnapshot) -> Sequence[Decision]:
-        if not snapshot.pending or not any(pool.free_devices for pool in snapshot.pools):
-            return []
-        return backfill(snapshot, self.order(snapshot))
-
-    def wake_at(self, snapshot: ClusterSnapshot) -> float | None:  # noqa: ARG002 - protocol
-        return None

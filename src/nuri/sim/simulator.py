@@ -324,19 +324,7 @@ class Simulator:
         job = self._live[job_id].job
         if job_id in self._probe:
             self._arrived_now.append(job_id)
-        self._pending[job_id] = PendingJob(
-            job_id=job_id,
-            project_id=job.project_id,
-            allocation_id=job.project_id,
-            tier=job.tier,
-            pool_id=job.pool_id,
-            devices=job.devices,
-            time_limit_s=job.time_limit_s,
-            submitted_at=job.submit_s,
-            accelerator=job.accelerator,
-            job_class=job.job_class,
-            preemptible=job.preemptible,
-        )
+        self._pending[job_id] = self._pending_of(job)
 
     def _could_start(self, job_id: int) -> bool:
         """Whether an arrival alone is worth a pass: a non-preemptive policy can only start jobs
