@@ -1,8 +1,8 @@
 """Discretised 2D-LAS (Tiresias): queue order, demotion, preemption, starvation, wake-ups.
 
 Every case is a literal snapshot a few lines long. The policy under test has thresholds of 1 and
-4 device-hours (three queues), a starvation limit of 2 and a 600 s minimum run, unless a test
-says otherwise; decisions always go through :func:`nuri.policy.cycle.plan`, which checks them.
+4 device-hours (three queues), a starvation limit of 2, a 600 s minimum run and preempts any
+lower queue, unless a test says otherwise; decisions always go through :func:`nuri.policy.cycle.plan`, which checks them.
 """
 
 from dataclasses import replace
@@ -29,11 +29,13 @@ HOUR = 3600.0
 
 
 def las(**overrides: object) -> Las:
-    """The LAS policy of these tests (thresholds 1 h and 4 h, starve limit 2, min run 600 s)."""
+    """The LAS policy of these tests: thresholds 1 h and 4 h, starve limit 2, min run 600 s, and
+    any lower queue may be preempted (preempt_gap 1)."""
     options: dict[str, object] = {
         "thresholds_gpu_hours": (1.0, 4.0),
         "starve_limit": 2.0,
         "min_run_s": 600.0,
+        "preempt_gap": 1,
     }
     options.update(overrides)
     return Las(PolicyContext(restart_cost_s=60.0), **options)  # type: ignore[arg-type]
@@ -437,3 +439,38 @@ def test_a_promoted_job_is_protected_for_a_stretch_that_grows_with_its_wait() ->
     assert policy.protected_until(plain) == 3 * HOUR + 600
     pinned = replace(plain, preemptible=False)
     assert policy.protected_until(pinned) == float("inf")
+
+
+def test_defaults() -> None:
+    """The tuned defaults: eight queues a factor 4 apart, preempt two queues down, starvation
+    limit 32, 15 min minimum run for a 60 s restart cost."""
+    policy = Las(PolicyContext(restart_cost_s=60.0))
+    assert policy.thresholds_s == tuple(h * HOUR for h in (0.25, 1, 4, 16, 64, 256, 1024))
+    assert policy.preempt_gap == 2 and policy.starve_limit == 32.0
+    assert policy.min_run_s == 900.0
+    assert Las(PolicyContext(restart_cost_s=300.0)).min_run_s == 3000.0
+
+
+def test_preempt_gap_needs_two_queues_between() -> None:
+    """With preempt_gap 2 a queue-0 job does not preempt a queue-1 runner, but does preempt a
+    queue-2 one; wake_at then looks for the runner reaching queue 2."""
+    policy = las(preempt_gap=2)
+    pools = (pool(1, node("a", devices=1, busy=(0,))),)
+    waiting = (pending(9, submitted=HOUR),)
+    runner = running(1, "a", (0,), started=0.0)  # 1 device-h per hour: queue 1 from 1 h
+    assert decide(policy, snap(2 * HOUR, pools, waiting, (runner,))) == []
+    assert policy.wake_at(snap(2 * HOUR, pools, waiting, (runner,))) == 4 * HOUR
+    decisions = decide(policy, snap(4 * HOUR, pools, waiting, (runner,)))
+    assert preempted(decisions) == [1] and started(decisions) == [9]
+
+
+def test_promoted_jobs_rank_after_fresh_ones_in_queue_0() -> None:
+    """A promoted job (queue 0 by starvation) goes after a new queue-0 job submitted later, as
+    Tiresias appends promoted jobs to queue 0; with promoted_last off it goes first."""
+    pools = (pool(1, node("a", devices=1)),)
+    hungry = pending(1, submitted=0.0, attained=2 * HOUR)  # promoted from 6 h
+    fresh = pending(2, submitted=7 * HOUR)
+    snapshot = snap(8 * HOUR, pools, (hungry, fresh))
+    assert las().pending_queue(hungry, 8 * HOUR) == 0
+    assert started(decide(las(), snapshot)) == [2]
+    assert started(decide(las(promoted_last=False), snapshot)) == [1]

@@ -211,7 +211,8 @@ def test_two_jobs_fifo_metrics_by_hand() -> None:
 
 
 def test_two_jobs_las_preemption_by_hand() -> None:
-    """One device, LAS with one threshold of 20 device-seconds, no minimum run, restart 30 s.
+    """One device, LAS with one threshold of 20 device-seconds, no minimum run, any lower queue
+    preemptible (preempt_gap 1), restart 30 s.
 
     A (submit 0, 100 s) runs from 0; B (submit 10, 50 s) arrives in queue 0 like A, so nothing
     happens until A reaches 20 device-s at t = 20 (the policy's wake-up): A drops to queue 1 and
@@ -227,6 +228,7 @@ def test_two_jobs_las_preemption_by_hand() -> None:
         thresholds_gpu_hours=(20.0 / 3600.0,),
         starve_limit=None,
         min_run_s=0.0,
+        preempt_gap=1,
     )
     result = simulate(cluster, policy, jobs)
     assert [(s.job_id, s.start_s, s.end_s) for s in result.segments] == [
