@@ -68,3 +68,30 @@ def test_estimate_follows_fifo_order_across_a_backlog() -> None:
         ),
     )
     assert estimate_starts(snapshot, Fifo()) == {1: 100.0, 2: 150.0, 3: 200.0}
+
+
+def test_a_class_job_is_estimated_only_on_pools_its_award_allows() -> None:
+    """Pool 1 is free but not allowed; allowed pool 2 is busy until 100 s: the estimate is 100 s."""
+    snapshot = ClusterSnapshot(
+        now=0.0,
+        pools=(
+            PoolState(1, "a", "H100", 1000, (NodeState("a-n00", 1, (0,)),)),
+            PoolState(2, "b", "H100", 1000, (NodeState("b-n00", 1, ()),)),
+        ),
+        running=(RunningJob(9, 1, 1, Tier.GENERAL, 2, (NodeSlice("b-n00", (0,)),), 100, 0.0, 0.0),),
+        pending=(
+            PendingJob(
+                1,
+                1,
+                1,
+                Tier.GENERAL,
+                None,
+                1,
+                50,
+                0.0,
+                accelerator="H100",
+                allowed_pool_ids=frozenset({2}),
+            ),
+        ),
+    )
+    assert estimate_starts(snapshot, Fifo()) == {1: 100.0}

@@ -88,6 +88,7 @@ def estimate_starts(
             job_class=job.job_class,
             tier=job.tier,
             preemptible=job.preemptible,
+            allowed_pool_ids=job.allowed_pool_ids,
         )
         for job in queued
     ]

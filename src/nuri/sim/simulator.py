@@ -72,6 +72,8 @@ class SimJob:
     job_class: str = ""
     tier: Tier = Tier.GENERAL
     preemptible: bool = True
+    allowed_pool_ids: frozenset[int] = frozenset()
+    """If not empty, the only pools the job may use (as for live accelerator-class jobs)."""
 
 
 SpeedModel = Callable[[SimJob, PoolSpec], float]
@@ -545,6 +547,7 @@ class Simulator:
             accelerator=job.accelerator,
             job_class=job.job_class,
             preemptible=job.preemptible,
+            allowed_pool_ids=job.allowed_pool_ids,
         )
 
     def _serve_reservations(self) -> None:
