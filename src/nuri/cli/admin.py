@@ -137,8 +137,7 @@ def create_allocation(
     note: Annotated[str, typer.Option(help="Why it was awarded.")] = "",
 ) -> None:
     """Award a project H100e GPU-hours on some pools for a period."""
-    starts_at = _moment(starts) if starts else datetime.now(UTC)
-    ends_at = _moment(ends) if ends else starts_at + timedelta(days=365)
+    starts_at, ends_at = _period(starts, ends)
     body = {
         "project": project,
         "gpu_hours": gpu_hours,
@@ -180,8 +179,7 @@ def create_reservation(
     note: Annotated[str, typer.Option(help="What the service is.")] = "",
 ) -> None:
     """Hold whole nodes of a pool for a long-running service; idle ones are lent to preemptible jobs."""
-    starts_at = _moment(starts) if starts else datetime.now(UTC)
-    ends_at = _moment(ends) if ends else starts_at + timedelta(days=365)
+    starts_at, ends_at = _period(starts, ends)
     body = {
         "name": name,
         "pool": pool,
@@ -208,6 +206,13 @@ def reservation_demand(
 def reservations(ctx: typer.Context) -> None:
     """List reservations (JSON)."""
     print_json(_client(ctx).get("/reservations"))
+
+
+def _period(starts: str | None, ends: str | None) -> tuple[datetime, datetime]:
+    """The period given, defaulting to from now for a year."""
+    starts_at = _moment(starts) if starts else datetime.now(UTC)
+    ends_at = _moment(ends) if ends else starts_at + timedelta(days=365)
+    return starts_at, ends_at
 
 
 def _moment(text: str) -> datetime:

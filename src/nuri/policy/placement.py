@@ -8,6 +8,7 @@ mutates as it decides, so decisions made earlier in a cycle are seen by later on
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from nuri.policy.snapshot import (
     ClusterSnapshot,
@@ -19,7 +20,17 @@ from nuri.policy.snapshot import (
 )
 
 
-def accepts(pool: PoolState, job: PendingJob) -> bool:
+class PoolLike(Protocol):
+    """What acceptance needs of a pool: a live snapshot's PoolState or a cluster spec's PoolSpec."""
+
+    @property
+    def pool_id(self) -> int: ...
+
+    @property
+    def accelerator(self) -> str: ...
+
+
+def accepts(pool: PoolLike, job: PendingJob) -> bool:
     """True if ``job`` may run on ``pool``: the pool it names, or one of its accelerator class
     (``'A|B'`` means either; case-insensitive), or any pool when it names neither; and always
     within ``allowed_pool_ids`` when the job has them."""

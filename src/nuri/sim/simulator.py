@@ -33,6 +33,7 @@ from nuri.domain.cluster_spec import ClusterSpec, PoolSpec
 from nuri.domain.commons import Tier
 from nuri.policy.cycle import plan
 from nuri.policy.fairshare import DEFAULT_HALF_LIFE_S, accrued, decay
+from nuri.policy.placement import accepts
 from nuri.policy.snapshot import (
     ClusterSnapshot,
     GroupUsage,
@@ -332,15 +333,11 @@ class Simulator:
         """Whether an arrival alone is worth a pass: a non-preemptive policy can only start jobs
         on free devices, and nothing else changed, so a pass matters only if the new job fits
         the free devices of a pool it accepts."""
-        job = self._live[job_id].job
-        for pool in self._cluster.pools:
-            if job.pool_id is not None and pool.pool_id != job.pool_id:
-                continue
-            if job.accelerator and pool.accelerator not in job.accelerator.upper().split("|"):
-                continue
-            if self._free_count[pool.pool_id] >= job.devices:
-                return True
-        return False
+        job = self._pending[job_id]
+        return any(
+            accepts(pool, job) and self._free_count[pool.pool_id] >= job.devices
+            for pool in self._cluster.pools
+        )
 
     def _end(self, job_id: int, attempt: int) -> bool:
         live = self._live[job_id]
