@@ -7,7 +7,7 @@ poll, reconcile reports runs it does not know), so the engine can be tested with
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from nuri.backends.protocol import BackendError, Ended, Launch
+from nuri.backends.protocol import BackendError, Ended, Launch, Refused, Waiting
 from nuri.domain.jobs import JobState
 
 
@@ -15,6 +15,8 @@ class FakeBackend:
     """Records launches; ``finish`` queues an end that the next ``poll`` reports."""
 
     name = "fake"
+    places_jobs = False
+    mirrors_queue = False
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
@@ -23,6 +25,10 @@ class FakeBackend:
         self.refuse_next_start: str | None = None
         self.closed = False
         self._ends: list[Ended] = []
+
+    def sync_queue(self, waiting: Sequence[Waiting]) -> list[Refused]:  # noqa: ARG002
+        """Never called: this backend does not mirror the queue."""
+        return []
 
     def start(self, launch: Launch) -> None:
         if self.refuse_next_start is not None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from nuri.backends.protocol import BackendError, Ended, Launch
+from nuri.backends.protocol import BackendError, Ended, Launch, Refused, Waiting
 from nuri.domain.jobs import JobState
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ class LocalBackend:
     """Runs jobs as local subprocesses; see the module docstring for the contract."""
 
     name = "local"
+    places_jobs = False
+    mirrors_queue = False
 
     def __init__(
         self, jobs_dir: Path, clock: Callable[[], datetime], grace_period_s: float = GRACE_PERIOD_S
@@ -59,6 +61,10 @@ class LocalBackend:
 
     def job_dir(self, job_id: int) -> Path:
         return self._jobs_dir / str(job_id)
+
+    def sync_queue(self, waiting: Sequence[Waiting]) -> list[Refused]:  # noqa: ARG002
+        """Never called: this backend does not mirror the queue."""
+        return []
 
     def start(self, launch: Launch) -> None:
         directory = self.job_dir(launch.job_id)

@@ -27,6 +27,9 @@ class Launch:
     time_limit_s: int
     workdir: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
+    accelerator: str = ""
+    project: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +42,62 @@ class Ended:
     ended_at: datetime
     exit_code: int | None = None
     reason: str | None = None
+    elapsed_s: int | None = None
+    """The run time the backend measured (Slurm's accounting), charged instead of nuri's own."""
+    devices: int | None = None
+    """The devices the backend allocated, if it says (Slurm's ``AllocTRES``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A run began where the backend put it: reported by a backend whose own scheduler places
+    jobs (Slurm in ``native`` mode), or to correct the start time nuri recorded."""
+
+    job_id: int
+    attempt: int
+    started_at: datetime
+    pool: str
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A pending job as a backend that mirrors nuri's queue (Slurm) submits it ahead of a start."""
+
+    job_id: int
+    attempt: int
+    """The attempt its next run will be."""
+    name: str
+    project: str
+    command: tuple[str, ...]
+    workdir: str | None
+    devices: int
+    time_limit_s: int
+    pools: tuple[tuple[str, str], ...]
+    """``(pool, accelerator)`` of every pool it may run on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The backend will not run a pending job at all (e.g. Slurm refused it over a limit)."""
+
+    job_id: int
+    reason: str
 
 
 class Backend(Protocol):
     """What runs jobs. Implementations must be safe to call from one engine thread at a time."""
 
     name: str
+    places_jobs: bool
+    """True if the backend's own scheduler decides starts (Slurm ``native``): nuri's policy is
+    then not asked, and ``poll`` reports each start as :class:`Started`."""
+    mirrors_queue: bool
+    """True if the backend wants every pending job ahead of its start (``sync_queue``)."""
+
+    def sync_queue(self, waiting: Sequence[Waiting]) -> Sequence[Refused]:
+        """The jobs pending now (only called when ``mirrors_queue``): submit the new ones,
+        withdraw those no longer pending; the jobs the backend refuses."""
 
     def start(self, launch: Launch) -> None:
         """Start the attempt now. Raise BackendError if it cannot start."""
@@ -56,8 +109,9 @@ class Backend(Protocol):
         """Stop the job's running attempt so it can be requeued; a later ``poll`` reports it
         ended with state PENDING."""
 
-    def poll(self) -> Sequence[Ended]:
-        """Runs that ended since the last poll, each reported exactly once by this object."""
+    def poll(self) -> Sequence[Started | Ended]:
+        """Runs that ended (and, for ``places_jobs`` backends, began) since the last poll, each
+        reported once by this object (the engine ignores a repeat); a start before its end."""
 
     def reconcile(self, running: Sequence[tuple[int, int]]) -> Sequence[Ended]:
         """Given the ``(job_id, attempt)`` pairs the store believes are running, report an end

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nuri.cli import admin, trace
+from nuri.cli import admin, slurm, trace
 from nuri.cli.client import ApiClient, CliError
 from nuri.cli.render import errors, hours, print_json, print_table, when, won
 from nuri.cli.sim import sim
@@ -35,6 +35,8 @@ job_app = typer.Typer(help="Look at one job.", no_args_is_help=True)
 app.add_typer(job_app, name="job")
 app.add_typer(admin.app, name="admin")
 app.add_typer(trace.app, name="trace")
+app.add_typer(slurm.dev_app, name="slurm-dev")
+app.add_typer(slurm.books_app, name="slurm")
 app.command("sim")(sim)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print stable JSON instead of a table.")]
@@ -66,6 +68,16 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Seed the demo commons (once).")] = False,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="What runs jobs: local or slurm (default: $NURI_BACKEND or local)."),
+    ] = None,
+    slurm_mode: Annotated[
+        str | None,
+        typer.Option(
+            help="With --backend slurm: nuri (nuri's policy decides) or native (Slurm decides).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and run the scheduler (SQLite and the local backend by default)."""
     import uvicorn
@@ -79,7 +91,17 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = ServerSettings()
+    if backend is not None:
+        settings.backend = backend
+    if slurm_mode is not None:
+        settings.slurm_mode = slurm_mode
     commons = open_commons(settings)
+    if settings.backend == "slurm":
+        conf = settings.resolved_slurm_conf()
+        errors.print(
+            f"nuri: Slurm backend, {settings.slurm_mode} mode, cluster"
+            f" {conf if conf else 'from the system slurm.conf'}"
+        )
     errors.print(f"nuri: database {_safe_url(settings.resolved_database_url())}")
     if demo:
         seeded = seed_demo(

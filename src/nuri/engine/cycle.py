@@ -15,13 +15,21 @@ any point leaves the store consistent and the next cycle carries on.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from nuri.backends.protocol import Backend, BackendError, Ended, Launch
+from nuri.backends.protocol import (
+    Backend,
+    BackendError,
+    Ended,
+    Launch,
+    Refused,
+    Started,
+    Waiting,
+)
 from nuri.domain.commons import ACCELERATORS
 from nuri.domain.jobs import JobState, check_transition
 from nuri.domain.ledger import charge_for_attempt, elapsed_seconds
@@ -29,6 +37,7 @@ from nuri.engine.clock import Clock
 from nuri.engine.lease import SCHEDULER_LEASE, release, try_acquire
 from nuri.engine.snapshot import build_snapshot
 from nuri.policy.cycle import plan
+from nuri.policy.placement import accepts
 from nuri.policy.snapshot import (
     ClusterSnapshot,
     Policy,
@@ -36,7 +45,7 @@ from nuri.policy.snapshot import (
     Start,
 )
 from nuri.store import repository
-from nuri.store.tables import JobRow, LedgerEntryRow, PoolRow
+from nuri.store.tables import JobRow, LedgerEntryRow, PoolRow, ProjectRow
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +73,7 @@ class SchedulingEngine:
         clock: Clock,
         holder: str,
         lease_s: float = 15.0,
+        housekeeping: Callable[[], object] | None = None,
     ) -> None:
         self._sessions = sessions
         self._backend = backend
@@ -72,6 +82,7 @@ class SchedulingEngine:
         self._holder = holder
         self._lease_s = lease_s
         self._reconciled = False
+        self._housekeeping = housekeeping
 
     def cycle(self) -> CycleReport:
         # 1. lease
@@ -80,17 +91,28 @@ class SchedulingEngine:
         ):
             self._reconciled = False
             return CycleReport(leader=False)
+        if self._housekeeping is not None:  # e.g. awards written to Slurm before submissions
+            self._housekeeping()
         # 2. reconcile
         ended = 0
         if not self._reconciled:
             ended += self._apply_ends(self._backend.reconcile(self._running_attempts()))
             self._reconciled = True
         # 3. observe
-        ended += self._apply_ends(self._backend.poll())
+        for report in self._backend.poll():
+            if isinstance(report, Started):
+                self.apply_start(report)
+            else:
+                ended += self.apply_end(report)
         # 4. cancel
         cancelling = self._forward_cancels()
         # 5. snapshot
         snapshot = self.snapshot()
+        if self._backend.mirrors_queue:
+            for refusal in self._backend.sync_queue(self._waiting(snapshot)):
+                ended += self._refuse(refusal)
+        if self._backend.places_jobs:  # Slurm's own scheduler decides (native mode)
+            return CycleReport(leader=True, ended=ended, cancelling=cancelling)
         # 6. decide (reservations honoured, every decision checked)
         decisions = plan(self._policy, snapshot)
         # 7. apply
@@ -136,13 +158,18 @@ class SchedulingEngine:
             assert row.started_at is not None and row.pool_id is not None
             pool_row = session.get(PoolRow, row.pool_id)
             assert pool_row is not None
-            seconds = elapsed_seconds(row.started_at, end.ended_at)
+            # A backend that measures run time (Slurm's accounting) is believed over nuri's clock.
+            seconds = (
+                end.elapsed_s
+                if end.elapsed_s is not None
+                else elapsed_seconds(row.started_at, end.ended_at)
+            )
             charge = charge_for_attempt(
                 job_id=row.id,
                 attempt=row.attempt,
                 allocation_id=row.allocation_id,
                 pool=repository.pool_of(pool_row),
-                devices=row.devices,
+                devices=end.devices if end.devices is not None else row.devices,
                 seconds=seconds,
             )
             already = session.scalar(
@@ -180,6 +207,96 @@ class SchedulingEngine:
         log.info("job %s attempt %s ended %s", end.job_id, end.attempt, end.state)
         return True
 
+    def apply_start(self, started: Started) -> bool:
+        """Record a start the backend made (or correct the recorded start time to the
+        backend's); False if there was nothing to change."""
+        with self._sessions.begin() as session:
+            row = session.scalar(
+                select(JobRow).where(JobRow.id == started.job_id).with_for_update()
+            )
+            if row is None:
+                return False
+            if row.state == JobState.RUNNING.value and row.attempt == started.attempt:
+                changed = row.started_at != started.started_at
+                row.started_at = started.started_at
+                return changed
+            pool_id = session.scalar(select(PoolRow.id).where(PoolRow.name == started.pool))
+            runnable = row.state == JobState.PENDING.value and row.attempt < started.attempt
+            if not runnable or pool_id is None:
+                orphan = True
+            else:
+                orphan = False
+                check_transition(JobState.PENDING, JobState.RUNNING)
+                row.state = JobState.RUNNING.value
+                row.attempt = started.attempt
+                row.pool_id = pool_id
+                row.started_at = started.started_at
+                row.node = started.node
+                row.device_indices = []
+                row.reason = None
+        if orphan:  # e.g. cancelled in nuri just as Slurm started it: stop the run
+            log.warning(
+                "job %s attempt %s started but is not pending; cancelling it",
+                started.job_id,
+                started.attempt,
+            )
+            self._backend.cancel(started.job_id)
+            return False
+        log.info("job %s attempt %s started on %s", started.job_id, started.attempt, started.node)
+        return True
+
+    def _waiting(self, snapshot: ClusterSnapshot) -> list[Waiting]:
+        """The pending jobs as a queue-mirroring backend submits them."""
+        if not snapshot.pending:
+            return []
+        with self._sessions.begin() as session:
+            rows = {
+                row.id: row
+                for row in session.scalars(
+                    select(JobRow).where(JobRow.state == JobState.PENDING.value)
+                )
+            }
+            projects = dict(iter(session.execute(select(ProjectRow.id, ProjectRow.name))))
+        waiting = []
+        for job in snapshot.pending:
+            row = rows.get(job.job_id)
+            if row is None:
+                continue
+            pools = tuple(
+                (pool.name, pool.accelerator)
+                for pool in snapshot.pools
+                if accepts(pool, job) and any(n.devices >= job.devices for n in pool.nodes)
+            )
+            if not pools:
+                continue
+            waiting.append(
+                Waiting(
+                    job_id=row.id,
+                    attempt=row.attempt + 1,
+                    name=row.name,
+                    project=projects[row.project_id],
+                    command=tuple(row.command),
+                    workdir=row.workdir,
+                    devices=row.devices,
+                    time_limit_s=row.time_limit_s,
+                    pools=pools,
+                )
+            )
+        return waiting
+
+    def _refuse(self, refusal: Refused) -> bool:
+        with self._sessions.begin() as session:
+            row = session.scalar(
+                select(JobRow).where(JobRow.id == refusal.job_id).with_for_update()
+            )
+            if row is None or row.state != JobState.PENDING.value:
+                return False
+            row.state = check_transition(JobState.PENDING, JobState.FAILED).value
+            row.ended_at = self._clock()
+            row.reason = refusal.reason
+        log.info("job %s refused by the backend: %s", refusal.job_id, refusal.reason)
+        return True
+
     def _forward_cancels(self) -> int:
         with self._sessions.begin() as session:
             ids = list(
@@ -211,6 +328,10 @@ class SchedulingEngine:
             row.pool_id = decision.pool_id  # an accelerator-class job gets its pool now
             pool_row = session.get(PoolRow, decision.pool_id)
             assert pool_row is not None
+            project_name = session.scalar(
+                select(ProjectRow.name).where(ProjectRow.id == row.project_id)
+            )
+            assert project_name is not None
             check_transition(JobState.PENDING, JobState.RUNNING)
             row.state = JobState.RUNNING.value
             row.attempt += 1
@@ -228,6 +349,9 @@ class SchedulingEngine:
                 device_env_var=ACCELERATORS[pool_row.accelerator].device_env_var,
                 time_limit_s=row.time_limit_s,
                 workdir=row.workdir,
+                accelerator=pool_row.accelerator,
+                project=project_name,
+                name=row.name,
             )
         try:
             self._backend.start(launch)

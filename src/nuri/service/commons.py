@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nuri.backends.local import LocalBackend
 from nuri.backends.protocol import Backend
+from nuri.backends.slurm import SCHEDULING_MODES, SlurmBackend
 from nuri.domain.errors import InvalidInput
 from nuri.engine.clock import Clock, wall_clock
 from nuri.engine.cycle import SchedulingEngine
@@ -17,8 +18,13 @@ from nuri.policy.registry import policy_named
 from nuri.service.directory import Directory
 from nuri.service.jobs import Jobs
 from nuri.service.settings import ServerSettings
+from nuri.service.slurm_accounting import SlurmBooks
+from nuri.slurm.commands import SlurmTools
 from nuri.store.database import make_engine, make_sessionmaker
 from nuri.store.migrate import upgrade_to_head
+from nuri.store.tables import SettingRow
+
+COMMONS_ID_KEY = "commons_id"
 
 
 @dataclass
@@ -32,6 +38,7 @@ class Commons:
     backend: Backend
     directory: Directory
     jobs: Jobs
+    slurm_books: SlurmBooks | None = None
 
     def scheduling_engine(self) -> SchedulingEngine:
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -42,6 +49,7 @@ class Commons:
             clock=self.clock,
             holder=holder,
             lease_s=self.settings.lease_s,
+            housekeeping=None if self.slurm_books is None else self.slurm_books.sync_awards,
         )
 
     def close(self) -> None:
@@ -57,8 +65,12 @@ def open_commons(
     database = make_engine(settings.resolved_database_url())
     upgrade_to_head(database)
     sessions = make_sessionmaker(database)
+    books = None
     if backend is None:
-        backend = _backend_named(settings, clock)
+        if settings.backend == "slurm":
+            backend, books = _slurm(settings, sessions, clock)
+        else:
+            backend = _backend_named(settings, clock)
     return Commons(
         settings=settings,
         database=database,
@@ -66,11 +78,47 @@ def open_commons(
         clock=clock,
         backend=backend,
         directory=Directory(sessions, clock),
-        jobs=Jobs(sessions, clock, backend.logs, policy_named(settings.policy, live=True)),
+        jobs=Jobs(
+            sessions,
+            clock,
+            backend.logs,
+            policy_named(settings.policy, live=True),
+            time_limit_step_s=60 if isinstance(backend, SlurmBackend) else 1,
+        ),
+        slurm_books=books,
     )
+
+
+def commons_id(sessions: sessionmaker[Session]) -> str:
+    """This commons' own short id (made once), which tells its Slurm jobs from others'."""
+    with sessions.begin() as session:
+        row = session.get(SettingRow, COMMONS_ID_KEY)
+        if row is None:
+            row = SettingRow(key=COMMONS_ID_KEY, value=uuid.uuid4().hex[:8])
+            session.add(row)
+        return row.value
+
+
+def _slurm(
+    settings: ServerSettings, sessions: sessionmaker[Session], clock: Clock
+) -> tuple[SlurmBackend, SlurmBooks]:
+    if settings.slurm_mode not in SCHEDULING_MODES:
+        raise InvalidInput(
+            f"unknown Slurm scheduling mode {settings.slurm_mode!r}; use native or nuri"
+        )
+    tools = SlurmTools(settings.resolved_slurm_conf())
+    prefix = f"nuri{commons_id(sessions)}"
+    backend = SlurmBackend(
+        tools,
+        jobs_dir=settings.jobs_dir,
+        prefix=prefix,
+        mode=settings.slurm_mode,
+        clock=clock,
+    )
+    return backend, SlurmBooks(sessions, tools, prefix, clock)
 
 
 def _backend_named(settings: ServerSettings, clock: Clock) -> Backend:
     if settings.backend == "local":
         return LocalBackend(settings.jobs_dir, clock)
-    raise InvalidInput(f"unknown backend {settings.backend!r}; known backends: local")
+    raise InvalidInput(f"unknown backend {settings.backend!r}; known backends: local, slurm")

@@ -8,6 +8,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,37 @@ from nuri.store.tables import SettingRow, UserRow
 log = logging.getLogger(__name__)
 
 SEEDED_KEY = "demo_seeded_at"
+DEMO_POOLS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "h100-ksc",
+        "hub": "ksc",
+        "accelerator": "H100",
+        "nodes": 2,
+        "devices_per_node": 8,
+        "exchange_rate": "1.0",
+        "krw_per_device_hour": 4000,
+    },
+    {
+        "name": "a100-gwangju",
+        "hub": "gwangju",
+        "accelerator": "A100",
+        "nodes": 2,
+        "devices_per_node": 8,
+        "exchange_rate": "0.45",
+        "krw_per_device_hour": 1800,
+    },
+    {
+        "name": "rngd-gwangju",
+        "hub": "gwangju",
+        "accelerator": "RNGD",
+        "nodes": 2,
+        "devices_per_node": 8,
+        "exchange_rate": "0.3",
+        "krw_per_device_hour": 900,
+    },
+)
+"""The demo commons' pools (also what ``nuri slurm-dev up`` starts when given no spec)."""
+
 DEMO_USERS = {"admin": "admin", "pi": "kim", "researcher": "lee"}
 """Keys of the demo-tokens file and the users they belong to."""
 
@@ -70,36 +102,8 @@ def _seed(directory: Directory, now: datetime) -> dict[str, str]:
     d.create_hub(
         admin, name="gwangju", title="Gwangju AI Data Centre", operator="regional-data-centre"
     )
-    d.create_pool(
-        admin,
-        name="h100-ksc",
-        hub="ksc",
-        accelerator="H100",
-        nodes=2,
-        devices_per_node=8,
-        exchange_rate="1.0",
-        krw_per_device_hour=4000,
-    )
-    d.create_pool(
-        admin,
-        name="a100-gwangju",
-        hub="gwangju",
-        accelerator="A100",
-        nodes=2,
-        devices_per_node=8,
-        exchange_rate="0.45",
-        krw_per_device_hour=1800,
-    )
-    d.create_pool(
-        admin,
-        name="rngd-gwangju",
-        hub="gwangju",
-        accelerator="RNGD",
-        nodes=2,
-        devices_per_node=8,
-        exchange_rate="0.3",
-        krw_per_device_hour=900,
-    )
+    for pool in DEMO_POOLS:
+        d.create_pool(admin, **pool)
     d.create_organisation(admin, name="snu", title="Seoul National University", kind="university")
     d.create_organisation(admin, name="hanbit-ai", title="Hanbit AI", kind="startup")
     d.create_organisation(

@@ -51,11 +51,15 @@ class Jobs:
         clock: Callable[[], datetime],
         read_logs: LogReader,
         policy: Policy | None = None,
+        time_limit_step_s: int = 1,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._read_logs = read_logs
         self._policy = policy
+        self._time_limit_step_s = time_limit_step_s
+        """Time limits are rounded up to a multiple of this: Slurm keeps whole minutes, and the
+        hold must cover the limit the backend really enforces."""
 
     def submit(
         self,
@@ -87,6 +91,8 @@ class Jobs:
             raise InvalidInput(f"the command is longer than {MAX_COMMAND_BYTES} bytes")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
             raise InvalidInput("an idempotency key must be 1 to 100 characters")
+        step = self._time_limit_step_s
+        time_limit_s = -(-time_limit_s // step) * step
         try:
             with self._sessions.begin() as session:
                 earlier = self._by_key(session, actor, idempotency_key)

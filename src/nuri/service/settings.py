@@ -23,7 +23,13 @@ class ServerSettings(BaseSettings):
     database_url: str | None = None
     """Any SQLAlchemy URL; by default ``sqlite:///$NURI_HOME/nuri.sqlite3``."""
     backend: str = "local"
-    """What runs jobs: ``local`` (subprocesses on this machine)."""
+    """What runs jobs: ``local`` (subprocesses on this machine) or ``slurm``."""
+    slurm_mode: str = "nuri"
+    """With the Slurm backend: ``nuri`` (nuri's policy decides, Slurm runs) or ``native``
+    (Slurm's own scheduler decides, within the awards nuri writes to it)."""
+    slurm_conf: Path | None = None
+    """The cluster's ``slurm.conf``; by default the one ``nuri slurm-dev up`` wrote under
+    ``$NURI_HOME/slurm-dev`` if there is one, else Slurm's own default."""
     policy: str = "fifo"
     """The scheduling policy, by registered name."""
     scheduler_interval_s: float = Field(default=1.0, gt=0, le=60)
@@ -33,6 +39,16 @@ class ServerSettings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_url(self.home / "nuri.sqlite3")
+
+    def resolved_slurm_conf(self) -> Path | None:
+        if self.slurm_conf is not None:
+            return self.slurm_conf
+        dev = self.slurm_dev_dir / "slurm.conf"
+        return dev if dev.exists() else None
+
+    @property
+    def slurm_dev_dir(self) -> Path:
+        return self.home / "slurm-dev"
 
     @property
     def jobs_dir(self) -> Path:
