@@ -37,6 +37,7 @@ from nuri.policy.registry import policy_named
 from nuri.sim.simulator import SimJob, Simulator
 from nuri.slurm.accounts import SlurmAccount, apply_accounts
 from nuri.slurm.commands import AccountingRecord, SlurmTools
+from nuri.slurm.config import CPUS_PER_DEVICE
 from nuri.traces.gavel import load_gavel_philly
 
 TRACE = Path(__file__).resolve().parents[2] / "shared" / "traces" / "gavel-philly-derived"
@@ -104,6 +105,7 @@ def run_on_slurm(
                     f"--account={project}",
                     "--partition=h100",
                     f"--gres=gpu:h100:{gpus}",
+                    f"--cpus-per-task={CPUS_PER_DEVICE * gpus}",  # as the Slurm backend asks
                     "--time=1",
                     "--output=/dev/null",
                 ],

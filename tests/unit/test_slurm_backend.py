@@ -162,6 +162,7 @@ def test_nuri_mode_holds_then_pins_and_releases_and_reads_the_end_from_accountin
     assert b.sync_queue([waiting(7)]) == []  # already submitted: not again
     [(_, *options)] = [call for call in slurm.calls if call[0] == "sbatch"]
     assert "--hold" in options and "--gres=gpu:h100:2" in options
+    assert "--cpus-per-task=8" in options  # 4 CPUs per device: Slurm's job size sees devices
     assert "--time=2" in options and "--account=nlp" in options  # 90 s -> 2 whole minutes
     assert "--job-name=nuriab12cd34-7-1" in options
     b.start(launch(7))

@@ -16,6 +16,10 @@ a restarted nuri finds its jobs again in ``squeue`` and ``sacct``, which is how 
 an attempt twice and never loses one. Ends are read from ``sacct`` (state, exit code, elapsed
 seconds, allocated devices), so what nuri charges is what Slurm accounted.
 
+Each device comes with ``cpus_per_device`` CPUs (``--cpus-per-task``), as the nodes of
+``nuri slurm-dev`` are declared: Slurm's job-size priority factor counts CPUs, so it then sees
+the devices, as nuri's ``slurm-multifactor`` does.
+
 Preemption cancels the attempt's Slurm job (SIGTERM, then SIGKILL after Slurm's ``KillWait``)
 after marking it in its comment, so the end is read as "requeue" even by a restarted nuri; the
 next attempt is a new Slurm job, and it sees the same ``NURI_CHECKPOINT_DIR``.
@@ -35,7 +39,7 @@ from nuri.domain.commons import ACCELERATORS
 from nuri.domain.jobs import JobState
 from nuri.slurm.commands import AccountingRecord, QueueEntry, SlurmTools
 from nuri.slurm.commands import SlurmUnavailable as _Unreachable
-from nuri.slurm.config import gres_of
+from nuri.slurm.config import CPUS_PER_DEVICE, gres_of
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,7 @@ class SlurmBackend:
         prefix: str,
         mode: SchedulingMode,
         clock: Callable[[], datetime],
+        cpus_per_device: int = CPUS_PER_DEVICE,
     ) -> None:
         if mode not in SCHEDULING_MODES:
             raise BackendError(f"unknown Slurm scheduling mode {mode!r}; use native or nuri")
@@ -89,6 +94,7 @@ class SlurmBackend:
         self._prefix = prefix
         self._name_pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)-(\d+)$")
         self._clock = clock
+        self._cpus_per_device = cpus_per_device
         self._ids: dict[Key, int] = {}
         """Every Slurm job of this commons seen or submitted: ``(job, attempt)`` -> Slurm id."""
         self._active: dict[Key, int] = {}
@@ -145,6 +151,7 @@ class SlurmBackend:
         options = [
             f"--partition={','.join(pool for pool, _ in item.pools)}",
             f"--gres={request}",
+            f"--cpus-per-task={self._cpus_per_device * item.devices}",
             *self._common_options(
                 item.job_id, item.attempt, item.name, item.project, item.time_limit_s, item.workdir
             ),
@@ -202,6 +209,7 @@ class SlurmBackend:
                     f"--partition={launch.pool}",
                     f"--nodelist={launch.node}",
                     f"--gres={gres.request(count)}",
+                    f"--cpus-per-task={self._cpus_per_device * count}",
                     *self._common_options(
                         launch.job_id,
                         launch.attempt,
