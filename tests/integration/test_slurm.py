@@ -178,13 +178,18 @@ def ledger(world: World, job_id: int) -> list[LedgerEntryRow]:
 
 
 def slurm_record(world: World, job_id: int, attempt: int = 1):
+    """Slurm's accounting record of an attempt, once accounting has it (it lags squeue)."""
     backend = world.commons.backend
+    slurm_id = backend.slurm_id(job_id, attempt)  # type: ignore[attr-defined]
     name = backend.job_name(job_id, attempt)  # type: ignore[attr-defined]
-    records = [
-        r for r in world.tools.sacct(since=wall_clock() - timedelta(hours=1)) if r.name == name
-    ]
-    assert len(records) == 1, f"expected one Slurm job named {name}, found {records}"
-    return records[0]
+    assert slurm_id is not None, f"the backend never submitted {name}"
+    deadline = time.monotonic() + 20
+    while True:
+        records = [r for r in world.tools.sacct(job_ids=[slurm_id]) if r.name == name]
+        if records and records[0].end is not None:
+            return records[0]
+        assert time.monotonic() < deadline, f"no finished accounting record for {name}"
+        time.sleep(0.5)
 
 
 # -- tests --------------------------------------------------------------------------------------

@@ -108,6 +108,10 @@ class SlurmBackend:
     def job_name(self, job_id: int, attempt: int) -> str:
         return f"{self._prefix}-{job_id}-{attempt}"
 
+    def slurm_id(self, job_id: int, attempt: int) -> int | None:
+        """The Slurm job id of an attempt, if this backend has submitted or seen it."""
+        return self._ids.get((job_id, attempt))
+
     def job_dir(self, job_id: int) -> Path:
         return self._jobs_dir / str(job_id)
 

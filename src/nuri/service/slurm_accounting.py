@@ -220,13 +220,23 @@ class SlurmBooks:
         return row
 
     def _finished_runs(self, since: datetime) -> list[AccountingRecord]:
+        """Runs that used devices and ended, one record per Slurm job.
+
+        slurmdbd files a job's records as slurmctld reports them, asynchronously; for a moment a
+        job can appear twice, once under a placeholder name ("allocation") before its own. A
+        job id seen under this commons' name is this commons' job, whatever else is listed.
+        """
         with self._sessions.begin() as session:
             projects = set(session.scalars(select(ProjectRow.name)))
-        return [
-            record
-            for record in self._tools.sacct(since=since)
-            if record.account in projects and record.start is not None and record.end is not None
-        ]
+        by_id: dict[int, AccountingRecord] = {}
+        for record in self._tools.sacct(since=since):
+            ran = record.start is not None and record.nodes not in ("", "None assigned")
+            if record.account not in projects or record.end is None or not ran:
+                continue
+            current = by_id.get(record.slurm_id)
+            if current is None or self._name.match(record.name):
+                by_id[record.slurm_id] = record
+        return list(by_id.values())
 
     # -- comparison --------------------------------------------------------------------------
 
