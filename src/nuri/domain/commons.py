@@ -48,12 +48,16 @@ class Role(StrEnum):
     """A user's role in the commons.
 
     ``admin`` operates the commons and sees everything; ``pi`` leads projects; ``member`` works in
-    projects. Outside admin, a user sees only the projects they lead or belong to.
+    projects; ``manager`` runs allocation programmes (calls, reviewer assignments, awards, stage
+    gates); ``reviewer`` scores the proposals assigned to them. Outside admin, a user sees only
+    the projects they lead or belong to.
     """
 
     ADMIN = "admin"
     PI = "pi"
     MEMBER = "member"
+    MANAGER = "manager"
+    REVIEWER = "reviewer"
 
 
 class ResearchField(StrEnum):

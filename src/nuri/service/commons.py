@@ -17,6 +17,7 @@ from nuri.engine.cycle import SchedulingEngine
 from nuri.policy.registry import policy_named
 from nuri.service.directory import Directory
 from nuri.service.jobs import Jobs
+from nuri.service.programmes import Programmes
 from nuri.service.settings import ServerSettings
 from nuri.service.slurm_accounting import SlurmBooks
 from nuri.slurm.commands import SlurmTools
@@ -38,6 +39,7 @@ class Commons:
     backend: Backend
     directory: Directory
     jobs: Jobs
+    programmes: Programmes
     slurm_books: SlurmBooks | None = None
 
     def scheduling_engine(self) -> SchedulingEngine:
@@ -85,6 +87,7 @@ def open_commons(
             policy_named(settings.policy, live=True),
             time_limit_step_s=60 if isinstance(backend, SlurmBackend) else 1,
         ),
+        programmes=Programmes(sessions, clock),
         slurm_books=books,
     )
 

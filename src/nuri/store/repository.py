@@ -25,6 +25,7 @@ from nuri.domain.ledger import Balance, Charge, balance_of
 from nuri.store.tables import (
     AllocationPoolRow,
     AllocationRow,
+    CallRow,
     HubRow,
     JobRow,
     LedgerEntryRow,
@@ -138,7 +139,7 @@ def charge_of(row: LedgerEntryRow) -> Charge:
     )
 
 
-RowT = TypeVar("RowT", HubRow, PoolRow, OrganisationRow, UserRow, ProjectRow)
+RowT = TypeVar("RowT", HubRow, PoolRow, OrganisationRow, UserRow, ProjectRow, CallRow)
 
 
 def named(session: Session, table: type[RowT], kind: str, name: str) -> RowT:

@@ -221,3 +221,107 @@ class SettingRow(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(63), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# -- allocation programmes ---------------------------------------------------------------------
+
+
+class CallRow(Base):
+    """A call for proposals: budgets per pool, eligibility, dates, a rubric and the award term."""
+
+    __tablename__ = "calls"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    rubric: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    eligible_kinds: Mapped[list[str]] = mapped_column(JSON)
+    """Organisation kinds that may propose; empty means every kind."""
+    tier: Mapped[str] = mapped_column(String(32))
+    """The priority tier of the allocations it awards."""
+    award_starts_at: Mapped[datetime]
+    award_ends_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class CallBudgetRow(Base):
+    __tablename__ = "call_budgets"
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), primary_key=True)
+    gpu_hours: Mapped[int]
+    """Whole H100e GPU-hours the call may award on the pool."""
+
+
+class ProposalRow(Base):
+    __tablename__ = "proposals"
+    __table_args__ = (UniqueConstraint("call_id", "name", name="uq_proposals_call_id_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    title: Mapped[str] = mapped_column(String(200))
+    abstract: Mapped[str] = mapped_column(Text)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    pi_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested: Mapped[dict[str, int]] = mapped_column(JSON)
+    """Pool name -> whole H100e GPU-hours asked for."""
+    minimum_hours: Mapped[int]
+    team: Mapped[list[str]] = mapped_column(JSON)
+    data_plan: Mapped[str] = mapped_column(Text)
+    model_plan: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+
+
+class ReviewRow(Base):
+    """A reviewer assigned to a proposal, and (once submitted) their rubric scores."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "reviewer_user_id", name="uq_reviews_proposal_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    reviewer_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    scores: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    assigned_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+
+
+class DeclaredConflictRow(Base):
+    """A reviewer's declared conflict with a proposal, a person or an organisation (by name)."""
+
+    __tablename__ = "declared_conflicts"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(63), primary_key=True)
+
+
+class AwardDecisionRow(Base):
+    """What a proposal was awarded, by the optimiser or by a manager's override (with reason)."""
+
+    __tablename__ = "award_decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), unique=True)
+    granted: Mapped[dict[str, int]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    score: Mapped[float | None]
+    decided_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime]
+    allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocations.id"))
+
+
+class AuditRow(Base):
+    """An append-only record of a decision: who did what to which subject, and why."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(63))
+    subject: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
