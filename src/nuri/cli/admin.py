@@ -80,7 +80,7 @@ def create_org(
 def create_user(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Login name.")],
-    role: Annotated[str, typer.Option(help="admin, pi or member.")] = "member",
+    role: Annotated[str, typer.Option(help="admin, pi, member, manager or reviewer.")] = "member",
     org: Annotated[str | None, typer.Option(help="Organisation name.")] = None,
     display_name: Annotated[str, typer.Option(help="Name shown to people.")] = "",
 ) -> None:

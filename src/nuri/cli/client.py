@@ -34,6 +34,12 @@ class ApiClient:
             "POST", path, json=body, headers=headers, retry=idempotency_key is not None
         )
 
+    def put(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._send(
+            "PUT", path, json=body, headers=headers, retry=idempotency_key is not None
+        )
+
     def _send(self, method: str, path: str, *, retry: bool, **kwargs: Any) -> Any:
         attempts = RETRIES if retry else 1
         for attempt in range(1, attempts + 1):

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nuri.cli import admin, slurm, trace
+from nuri.cli import admin, programmes, slurm, trace
 from nuri.cli.client import ApiClient, CliError
 from nuri.cli.render import errors, hours, print_json, print_table, when, won
 from nuri.cli.sim import sim
@@ -37,7 +37,13 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(trace.app, name="trace")
 app.add_typer(slurm.dev_app, name="slurm-dev")
 app.add_typer(slurm.books_app, name="slurm")
+app.add_typer(programmes.call_app, name="call")
+app.add_typer(programmes.proposal_app, name="proposal")
+app.add_typer(programmes.review_app, name="review")
+app.add_typer(programmes.award_app, name="award")
+app.add_typer(programmes.conflict_app, name="conflict")
 app.command("sim")(sim)
+app.command("audit")(programmes.audit)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print stable JSON instead of a table.")]
 

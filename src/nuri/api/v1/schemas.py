@@ -45,7 +45,7 @@ class OrganisationCreate(Body):
 class UserCreate(Body):
     name: str = Field(max_length=63, description="Login name, a slug.")
     display_name: str = Field(default="", max_length=200, description="Name shown to people.")
-    role: str = Field(description="admin, pi or member.")
+    role: str = Field(description="admin, pi, member, manager or reviewer.")
     organisation: str | None = Field(default=None, description="Organisation name, if any.")
 
 
