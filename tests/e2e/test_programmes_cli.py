@@ -240,3 +240,47 @@ def test_a_call_runs_from_the_command_line(
     assert "review.assign" in ok(server, mgr, "audit")
     assert "only a manager" in refused(server, pi, "audit")
     assert as_json(server, rev, "conflict", "declare", "hanbit-ai") == ["hanbit-ai"]
+
+    # A stage of the competition: the team's evaluation runs as a real job, the gate decides.
+    metrics = (
+        "import json, sys; print('evaluating', sys.argv[1]); print(json.dumps({'accuracy': 0.75}))"
+    )
+    added = json.loads(
+        ok(
+            server, mgr, "stage", "add", "quick", "stage-1",
+            "--ends", at(quick_closes + timedelta(days=30)), "--metric", "accuracy",
+            "--pool", "h100-ksc", "--top-k", "1", "--json", "--", "python3", "-c", metrics,
+        )
+    )  # fmt: skip
+    assert added["number"] == 1 and added["teams"] == ["snu-q"]
+    assert "--top-k N, --threshold X" in refused(
+        server, mgr, "stage", "add", "quick", "stage-2", "--ends", at(quick_closes),
+        "--metric", "accuracy", "--pool", "h100-ksc", "--", "true",
+    )  # fmt: skip
+    run = json.loads(
+        ok(
+            server,
+            pi,
+            "eval",
+            "submit",
+            "quick",
+            "stage-1",
+            "snu-q",
+            "--model",
+            "snu-ko@1",
+            "--json",
+        )
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        [listed_run] = as_json(server, pi, "eval", "list", "quick", "stage-1")
+        if listed_run["metrics"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert listed_run["job_id"] == run["job_id"] and listed_run["metrics"] == {"accuracy": 0.75}
+    board = as_json(server, pi, "eval", "leaderboard", "quick", "stage-1")
+    assert board == [{"rank": 1, "proposal": "snu-q", "value": 0.75}]
+    assert "only a manager" in refused(server, pi, "stage", "gate", "quick", "stage-1")
+    gated = json.loads(ok(server, mgr, "stage", "gate", "quick", "stage-1", "--json"))
+    assert gated["advance"] == ["snu-q"] and gated["stop"] == []
+    assert "gated" in ok(server, mgr, "stage", "list", "quick")

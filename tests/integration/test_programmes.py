@@ -176,3 +176,19 @@ def test_eligibility_and_requests_are_checked_when_a_proposal_is_made(call_world
     with pytest.raises(Forbidden, match="open to university, startup organisations"):
         programmes.create_proposal(pi, call="llm-2027", name="x", title="", abstract="",
                                    project="kari-llm", requested={"h100": 10})  # fmt: skip
+
+
+def test_an_assigned_but_unscored_review_does_not_count(call_world) -> None:
+    world, manager, pis, reviewers = call_world
+    programmes = world.commons.programmes
+    for team in ("gist", "postech"):
+        programmes.create_proposal(pis[team], call="llm-2027", name=f"{team}-p", title="",
+                                   abstract="", project=f"{team}-llm", requested={"h100": 100})  # fmt: skip
+        programmes.submit_proposal(pis[team], "llm-2027", f"{team}-p")
+        programmes.assign_reviewer(manager, "llm-2027", f"{team}-p", "yoon")
+    programmes.submit_review(reviewers["yoon"], "llm-2027", "gist-p",
+                             {"excellence": 4, "impact": 4, "feasibility": 4})  # fmt: skip
+    [ranked] = programmes.ranking(manager, "llm-2027")
+    assert ranked.proposal == "gist-p" and ranked.reviews == 1
+    views = {p.name: p for p in programmes.list_proposals(manager, "llm-2027")}
+    assert (views["postech-p"].reviews_assigned, views["postech-p"].reviews_submitted) == (1, 0)

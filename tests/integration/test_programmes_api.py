@@ -124,7 +124,58 @@ def test_a_whole_call_through_the_api(api: Api) -> None:
         headers={"Authorization": f"Bearer {api.tokens[pi]}"},
     )  # fmt: skip
     assert response.status_code == 201, response.json()
+    # Stage 1 of the competition: every funded team evaluates, the best two continue to stage 2.
+    stage_end = now + timedelta(days=100)
+    status, body = api.call(
+        "POST", "/calls/llm-2027/stages", "moon", name="stage-1", ends_at=stage_end.isoformat(),
+        metric="accuracy", top_k=2, task_command=["python", "eval.py"], task_pool="h100",
+    )  # fmt: skip
+    assert status == 201, body
+    assert body["teams"] == sorted(funded)
+    final_end = now + timedelta(days=200)
+    assert api.call(
+        "POST", "/calls/llm-2027/stages", "moon", name="stage-2", ends_at=final_end.isoformat(),
+        metric="accuracy", top_k=1, task_command=["python", "eval.py"], task_pool="h100",
+    )[0] == 201  # fmt: skip
+    status, body = api.call("POST", "/calls/llm-2027/stages/stage-1/evaluations", "kim",
+                            proposal="unist-p", model="x")  # fmt: skip
+    assert status in (403, 409), body
+    runs = {}
+    for name in funded:
+        team_pi = "kim" if name == "snu-p" else f"pi-{name.removesuffix('-p')}"
+        status, run = api.call("POST", "/calls/llm-2027/stages/stage-1/evaluations", team_pi,
+                               proposal=name, model=f"{name}-model@1")  # fmt: skip
+        assert status == 201, run
+        runs[name] = run["job_id"]
+    engine = api.world.engine()
+    engine.cycle()
+    api.world.clock.advance(600)
+    scores = {name: 0.5 + 0.1 * index for index, name in enumerate(sorted(funded))}
+    for name, job_id in runs.items():
+        api.world.backend.finish(
+            job_id, output=f'loading\n{{"accuracy": {scores[name]}}}\n'.encode()
+        )
+    engine.cycle()
+    status, board = api.call("GET", "/calls/llm-2027/stages/stage-1/leaderboard", "pi-gist")
+    assert status == 200
+    ordered = sorted(funded, key=lambda name: -scores[name])
+    assert [row["proposal"] for row in board] == ordered
+    assert api.call("POST", "/calls/llm-2027/stages/stage-1/gate", "kim")[0] == 403
+    status, decision = api.call("POST", "/calls/llm-2027/stages/stage-1/gate", "moon")
+    assert status == 200, decision
+    assert decision["advance"] == ordered[:2] and decision["stop"] == ordered[2:]
+    by_id = {a.id: a for a in api.world.commons.directory.list_allocations(api.world.admin)}
+    allocations = {name: by_id[by_name[name]["allocation_id"]] for name in funded}
+    for name in ordered[:2]:
+        assert allocations[name].ends_at == final_end  # extended to the end of stage 2
+    for name in ordered[2:]:
+        assert allocations[name].ends_at <= api.world.clock()  # ended
+        assert allocations[name].used_gpu_hours > 0  # the evaluation job was charged
+    status, body = api.call("GET", "/calls/llm-2027/stages", "moon")
+    assert body[1]["teams"] == sorted(ordered[:2])
+    assert api.call("POST", "/calls/llm-2027/stages/stage-1/gate", "moon")[0] == 409
     status, log = api.call("GET", "/audit", "moon")
     actions = [entry["action"] for entry in log]
     assert "award.override" in actions and actions.count("award.decide") == 5
+    assert "stage.gate" in actions
     assert api.call("GET", "/audit", "kim")[0] == 403

@@ -25,6 +25,7 @@ class FakeBackend:
         self.refuse_next_start: str | None = None
         self.closed = False
         self._ends: list[Ended] = []
+        self._outputs: dict[int, bytes] = {}
 
     def sync_queue(self, waiting: Sequence[Waiting]) -> list[Refused]:  # noqa: ARG002
         """Never called: this backend does not mirror the queue."""
@@ -37,9 +38,17 @@ class FakeBackend:
         self.running[launch.job_id] = launch
         self.launches.append(launch)
 
-    def finish(self, job_id: int, state: JobState = JobState.COMPLETED, exit_code: int = 0) -> None:
-        """End a running job as if its process had exited."""
+    def finish(
+        self,
+        job_id: int,
+        state: JobState = JobState.COMPLETED,
+        exit_code: int = 0,
+        output: bytes | None = None,
+    ) -> None:
+        """End a running job as if its process had exited (having printed ``output``)."""
         launch = self.running.pop(job_id)
+        if output is not None:
+            self._outputs[job_id] = output
         reason = None if state is JobState.COMPLETED else f"{state.value.lower()} (fake)"
         self._ends.append(
             Ended(launch.job_id, launch.attempt, state, self._clock(), exit_code, reason)
@@ -72,6 +81,8 @@ class FakeBackend:
         self.closed = True
 
     def logs(self, job_id: int, offset: int = 0) -> bytes:
+        if job_id in self._outputs:
+            return self._outputs[job_id][offset:]
         launch = self.running.get(job_id)
         text = b"" if launch is None else f"fake output of job {job_id}\n".encode()
         return text[offset:]

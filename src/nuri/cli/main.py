@@ -42,6 +42,8 @@ app.add_typer(programmes.proposal_app, name="proposal")
 app.add_typer(programmes.review_app, name="review")
 app.add_typer(programmes.award_app, name="award")
 app.add_typer(programmes.conflict_app, name="conflict")
+app.add_typer(programmes.stage_app, name="stage")
+app.add_typer(programmes.eval_app, name="eval")
 app.command("sim")(sim)
 app.command("audit")(programmes.audit)
 

@@ -59,6 +59,19 @@ conflict_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+stage_app = typer.Typer(
+    help="Stages of a staged competition: add them, see them, decide their gates (managers).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+eval_app = typer.Typer(
+    help="Evaluation runs of a stage (jobs on the commons) and the stage's leaderboard.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+StageArg = Annotated[str, typer.Argument(help="Stage name.", show_default=False)]
+
+
 # Defined here rather than imported from nuri.cli.main, which imports this module.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print stable JSON instead of a table.")]
 JsonRecord = Annotated[
@@ -678,3 +691,167 @@ def _read(path: Path) -> str:
 
 def _per_pool(hours_by_pool: dict[str, int]) -> str:
     return ", ".join(f"{pool} {hours:,}" for pool, hours in hours_by_pool.items())
+
+
+# -- staged competitions ------------------------------------------------------------------------
+
+
+@stage_app.command("add")
+def stage_add(
+    ctx: typer.Context,
+    call: CallArg,
+    name: StageArg,
+    ends: Annotated[str, typer.Option("--ends", help=f"When it ends, e.g. {TIME_EXAMPLE}.")],
+    metric: Annotated[str, typer.Option(help="The metric that ranks teams, e.g. accuracy.")],
+    pool: Annotated[str, typer.Option(help="Pool the evaluation jobs run on.")],
+    command: Annotated[
+        list[str], typer.Argument(help="Evaluation command after '--'; the model is appended.")
+    ],
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, help="Teams that advance.")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Or: the metric value a team must reach.")
+    ] = None,
+    lower_is_better: Annotated[
+        bool, typer.Option("--lower-is-better", help="The metric is a loss or an error.")
+    ] = False,
+    gpus: Annotated[int, typer.Option(min=1, help="Devices per evaluation job.")] = 1,
+    time_limit_s: Annotated[
+        int, typer.Option("--time-limit-s", min=60, help="Time limit of an evaluation job.")
+    ] = 3600,
+    as_json: JsonRecord = False,
+) -> None:
+    """Add the next stage of a decided call, with its evaluation task and gate rule."""
+    if top_k is None and threshold is None:
+        raise CliError("a stage's gate needs --top-k N, --threshold X, or both")
+    stage = _client(ctx).post(
+        f"/calls/{call}/stages",
+        {
+            "name": name,
+            "ends_at": _moment(ends, "--ends"),
+            "metric": metric,
+            "higher_is_better": not lower_is_better,
+            "top_k": top_k,
+            "threshold": threshold,
+            "task_command": command,
+            "task_pool": pool,
+            "task_gpus": gpus,
+            "task_time_limit_s": time_limit_s,
+        },
+    )
+    if as_json:
+        print_json(stage)
+        return
+    _say(f"added stage {stage['number']} ({stage['name']}) of call {stage['call']}")
+
+
+@stage_app.command("list")
+def stage_list(ctx: typer.Context, call: CallArg, as_json: JsonFlag = False) -> None:
+    """The stages of a call and the teams competing in each."""
+    stages = _client(ctx).get(f"/calls/{call}/stages")
+    if as_json:
+        print_json(stages)
+        return
+    _table(
+        f"Stages of {call}",
+        ["#", "Stage", "Ends", "Metric", "Gate", "State", "Teams"],
+        [
+            [
+                s["number"],
+                s["name"],
+                when(s["ends_at"]),
+                s["metric"] + (" (higher)" if s["higher_is_better"] else " (lower)"),
+                _gate_rule(s),
+                s["state"],
+                ", ".join(s["teams"]),
+            ]
+            for s in stages
+        ],
+    )
+
+
+@stage_app.command("gate")
+def stage_gate(
+    ctx: typer.Context, call: CallArg, stage: StageArg, as_json: JsonRecord = False
+) -> None:
+    """Decide a stage: the best teams continue (allocations extended), the others stop."""
+    decision = _client(ctx).post(f"/calls/{call}/stages/{stage}/gate")
+    if as_json:
+        print_json(decision)
+        return
+    _say(
+        f"{stage}: {', '.join(decision['advance']) or 'nobody'} continue;"
+        f" {', '.join(decision['stop']) or 'nobody'} stop ({decision['rule']})"
+    )
+
+
+@eval_app.command("submit")
+def eval_submit(
+    ctx: typer.Context,
+    call: CallArg,
+    stage: StageArg,
+    proposal: ProposalArg,
+    model: Annotated[str, typer.Option(help="The model to evaluate, e.g. snu-ko-7b@1.2.")],
+    as_json: JsonRecord = False,
+) -> None:
+    """Run the stage's evaluation on your team's model (a job charged to your project)."""
+    run = _client(ctx).post(
+        f"/calls/{call}/stages/{stage}/evaluations", {"proposal": proposal, "model": model}
+    )
+    if as_json:
+        print_json(run)
+        return
+    _say(f"evaluation {run['id']} of {run['proposal']} runs as job {run['job_id']}")
+
+
+@eval_app.command("list")
+def eval_list(
+    ctx: typer.Context, call: CallArg, stage: StageArg, as_json: JsonFlag = False
+) -> None:
+    """A stage's evaluation runs with their jobs and metrics."""
+    runs = _client(ctx).get(f"/calls/{call}/stages/{stage}/evaluations")
+    if as_json:
+        print_json(runs)
+        return
+    _table(
+        f"Evaluations of {call}/{stage}",
+        ["ID", "Team", "Model", "Job", "State", "Metrics"],
+        [
+            [
+                r["id"],
+                r["proposal"],
+                r["model"],
+                r["job_id"],
+                r["job_state"],
+                r["problem"] or json.dumps(r["metrics"]) if r["metrics"] or r["problem"] else "",
+            ]
+            for r in runs
+        ],
+    )
+
+
+@eval_app.command("leaderboard")
+def eval_leaderboard(
+    ctx: typer.Context, call: CallArg, stage: StageArg, as_json: JsonFlag = False
+) -> None:
+    """The stage's teams ranked by their best evaluation."""
+    board = _client(ctx).get(f"/calls/{call}/stages/{stage}/leaderboard")
+    if as_json:
+        print_json(board)
+        return
+    _table(
+        f"Leaderboard of {call}/{stage}",
+        ["Rank", "Team", "Best"],
+        [
+            [row["rank"], row["proposal"], "-" if row["value"] is None else row["value"]]
+            for row in board
+        ],
+    )
+
+
+def _gate_rule(stage: dict[str, Any]) -> str:
+    parts = []
+    if stage["threshold"] is not None:
+        parts.append(f"{'>=' if stage['higher_is_better'] else '<='} {stage['threshold']:g}")
+    if stage["top_k"] is not None:
+        parts.append(f"top {stage['top_k']}")
+    return " and ".join(parts)

@@ -15,6 +15,7 @@ from nuri.domain.errors import InvalidInput
 from nuri.engine.clock import Clock, wall_clock
 from nuri.engine.cycle import SchedulingEngine
 from nuri.policy.registry import policy_named
+from nuri.service.competitions import Competitions
 from nuri.service.directory import Directory
 from nuri.service.jobs import Jobs
 from nuri.service.programmes import Programmes
@@ -40,6 +41,7 @@ class Commons:
     directory: Directory
     jobs: Jobs
     programmes: Programmes
+    competitions: Competitions
     slurm_books: SlurmBooks | None = None
 
     def scheduling_engine(self) -> SchedulingEngine:
@@ -73,6 +75,13 @@ def open_commons(
             backend, books = _slurm(settings, sessions, clock)
         else:
             backend = _backend_named(settings, clock)
+    jobs = Jobs(
+        sessions,
+        clock,
+        backend.logs,
+        policy_named(settings.policy, live=True),
+        time_limit_step_s=60 if isinstance(backend, SlurmBackend) else 1,
+    )
     return Commons(
         settings=settings,
         database=database,
@@ -80,14 +89,9 @@ def open_commons(
         clock=clock,
         backend=backend,
         directory=Directory(sessions, clock),
-        jobs=Jobs(
-            sessions,
-            clock,
-            backend.logs,
-            policy_named(settings.policy, live=True),
-            time_limit_step_s=60 if isinstance(backend, SlurmBackend) else 1,
-        ),
+        jobs=jobs,
         programmes=Programmes(sessions, clock),
+        competitions=Competitions(sessions, clock, jobs, backend.logs),
         slurm_books=books,
     )
 

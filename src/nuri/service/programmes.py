@@ -152,7 +152,7 @@ class Programmes:
         eligible_kinds: Sequence[str] = (),
         tier: str = "general",
     ) -> CallView:
-        _require(actor, "create calls", Role.MANAGER)
+        require_role(actor, "create calls", Role.MANAGER)
         check_name("call", name)
         checked_rubric = Rubric.of(rubric)
         kinds = [
@@ -193,7 +193,7 @@ class Programmes:
             session.flush()
             for pool, hours in budgets.items():
                 session.add(CallBudgetRow(call_id=row.id, pool_id=pools[pool].id, gpu_hours=hours))
-            _audit(
+            audit_entry(
                 session,
                 self._clock(),
                 actor,
@@ -292,7 +292,7 @@ class Programmes:
             _check_open(call_row, now)
             row.state = "submitted"
             row.submitted_at = now
-            _audit(session, now, actor, "proposal.submit", f"proposal {call}/{proposal}", {})
+            audit_entry(session, now, actor, "proposal.submit", f"proposal {call}/{proposal}", {})
             return _proposal_view(session, row)
 
     def withdraw_proposal(self, actor: Actor, call: str, proposal: str) -> ProposalView:
@@ -303,7 +303,7 @@ class Programmes:
             if row.state not in ("draft", "submitted"):
                 raise Conflict(f"proposal {proposal} is {row.state}; it can no longer be withdrawn")
             row.state = "withdrawn"
-            _audit(
+            audit_entry(
                 session,
                 self._clock(),
                 actor,
@@ -343,7 +343,7 @@ class Programmes:
         with self._sessions.begin() as session:
             if session.get(DeclaredConflictRow, (actor.user_id, subject)) is None:
                 session.add(DeclaredConflictRow(user_id=actor.user_id, subject=subject))
-                _audit(
+                audit_entry(
                     session,
                     self._clock(),
                     actor,
@@ -361,7 +361,7 @@ class Programmes:
             )
 
     def assign_reviewer(self, actor: Actor, call: str, proposal: str, reviewer: str) -> ReviewView:
-        _require(actor, "assign reviewers", Role.MANAGER)
+        require_role(actor, "assign reviewers", Role.MANAGER)
         with self._sessions.begin() as session:
             _, row = self._proposal(session, call, proposal)
             if row.state != "submitted":
@@ -389,7 +389,7 @@ class Programmes:
                 submitted_at=None,
             )
             session.add(review)
-            _audit(
+            audit_entry(
                 session,
                 self._clock(),
                 actor,
@@ -436,12 +436,12 @@ class Programmes:
     # -- decisions ---------------------------------------------------------------------------
 
     def ranking(self, actor: Actor, call: str) -> list[RankedProposal]:
-        _require(actor, "see rankings", Role.MANAGER)
+        require_role(actor, "see rankings", Role.MANAGER)
         with self._sessions.begin() as session:
             return self._ranking(session, repository.named(session, CallRow, "call", call))
 
     def propose_awards(self, actor: Actor, call: str) -> AwardProposal:
-        _require(actor, "propose awards", Role.MANAGER)
+        require_role(actor, "propose awards", Role.MANAGER)
         with self._sessions.begin() as session:
             call_row = repository.named(session, CallRow, "call", call)
             ranked = self._ranking(session, call_row)
@@ -460,7 +460,7 @@ class Programmes:
     ) -> list[AwardView]:
         """Turn the optimiser's plan (with any overrides: proposal -> (granted, reason)) into
         allocations, and close the call. Overrides must still fit the pool budgets."""
-        _require(actor, "decide awards", Role.MANAGER)
+        require_role(actor, "decide awards", Role.MANAGER)
         overrides = dict(overrides or {})
         now = self._clock()
         with self._sessions.begin() as session:
@@ -541,7 +541,7 @@ class Programmes:
                     allocation_id=allocation_id,
                 )
                 session.add(decision)
-                _audit(
+                audit_entry(
                     session,
                     now,
                     actor,
@@ -572,7 +572,7 @@ class Programmes:
             ]
 
     def audit(self, actor: Actor, limit: int = 100) -> list[dict[str, Any]]:
-        _require(actor, "read the audit log", Role.MANAGER)
+        require_role(actor, "read the audit log", Role.MANAGER)
         with self._sessions.begin() as session:
             rows = session.execute(
                 select(AuditRow, UserRow.name)
@@ -647,14 +647,14 @@ class Programmes:
 # -- module helpers -----------------------------------------------------------------------------
 
 
-def _require(actor: Actor, action: str, role: Role) -> None:
+def require_role(actor: Actor, action: str, role: Role) -> None:
     if actor.role not in (Role.ADMIN, role):
         raise Forbidden(
             f"only a {role} or an admin may {action}; you are {actor.name} ({actor.role})"
         )
 
 
-def _audit(
+def audit_entry(
     session: Session, now: datetime, actor: Actor, action: str, subject: str, detail: dict[str, Any]
 ) -> None:
     session.add(

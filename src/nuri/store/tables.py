@@ -285,7 +285,8 @@ class ReviewRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
     reviewer_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    scores: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # none_as_null: "not scored yet" must be SQL NULL, which queries can test, not JSON null.
+    scores: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True))
     comment: Mapped[str] = mapped_column(Text, default="")
     assigned_at: Mapped[datetime]
     submitted_at: Mapped[datetime | None]
@@ -325,3 +326,40 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(63))
     subject: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class StageRow(Base):
+    """A stage of a staged competition: its end, its evaluation task, and how its gate decides."""
+
+    __tablename__ = "stages"
+    __table_args__ = (UniqueConstraint("call_id", "number", name="uq_stages_call_id_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    number: Mapped[int]
+    name: Mapped[str] = mapped_column(String(63))
+    ends_at: Mapped[datetime]
+    metric: Mapped[str] = mapped_column(String(63))
+    higher_is_better: Mapped[bool] = mapped_column(Boolean)
+    top_k: Mapped[int | None]
+    threshold: Mapped[float | None]
+    task_command: Mapped[list[str]] = mapped_column(JSON)
+    """The evaluation command; the team's model reference is appended as its last argument."""
+    task_pool: Mapped[str] = mapped_column(String(63))
+    task_gpus: Mapped[int]
+    task_time_limit_s: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16))
+    gated_at: Mapped[datetime | None]
+
+
+class EvaluationRunRow(Base):
+    """A team's evaluation: a job on the commons, and the metrics it printed as JSON."""
+
+    __tablename__ = "evaluation_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"), index=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), unique=True)
+    model: Mapped[str] = mapped_column(String(200))
+    metrics: Mapped[dict[str, float] | None] = mapped_column(JSON(none_as_null=True))
+    problem: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime]

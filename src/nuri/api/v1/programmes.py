@@ -8,6 +8,7 @@ from pydantic import Field
 
 from nuri.api.v1.routes import ActorDep, CommonsDep
 from nuri.api.v1.schemas import Body
+from nuri.service.competitions import EvaluationView, GateView, StageView, StandingView
 from nuri.service.programmes import (
     AwardProposal,
     AwardView,
@@ -176,3 +177,64 @@ def list_awards(call: str, commons: CommonsDep, _: ActorDep) -> list[AwardView]:
 def audit(commons: CommonsDep, actor: ActorDep, limit: int = 100) -> list[dict[str, Any]]:
     """The newest decisions first (managers and admins)."""
     return commons.programmes.audit(actor, max(1, min(limit, 1000)))
+
+
+# -- staged competitions ------------------------------------------------------------------------
+
+
+class StageCreate(Body):
+    name: str = Field(max_length=63, description="Slug, unique within the call, e.g. 'stage-1'.")
+    ends_at: datetime = Field(description="When the stage ends (its gate decides after).")
+    metric: str = Field(max_length=63, description="The metric that ranks teams, e.g. 'accuracy'.")
+    higher_is_better: bool = True
+    top_k: int | None = Field(default=None, ge=1, description="How many teams advance.")
+    threshold: float | None = Field(default=None, description="Or: the value teams must reach.")
+    task_command: list[str] = Field(
+        min_length=1, max_length=100, description="The evaluation command; the model is appended."
+    )
+    task_pool: str = Field(description="The pool evaluation jobs run on.")
+    task_gpus: int = Field(default=1, ge=1, le=64)
+    task_time_limit_s: int = Field(default=3600, ge=60, le=7 * 86_400)
+
+
+class EvaluationCreate(Body):
+    proposal: str = Field(description="The team (its proposal's name).")
+    model: str = Field(max_length=200, description="The model to evaluate, e.g. 'snu-ko-7b@1.2'.")
+
+
+@router.post("/calls/{call}/stages", status_code=201)
+def add_stage(call: str, body: StageCreate, commons: CommonsDep, actor: ActorDep) -> StageView:
+    return commons.competitions.add_stage(actor, call, **body.model_dump())
+
+
+@router.get("/calls/{call}/stages")
+def list_stages(call: str, commons: CommonsDep, _: ActorDep) -> list[StageView]:
+    return commons.competitions.stages(call)
+
+
+@router.post("/calls/{call}/stages/{stage}/evaluations", status_code=201)
+def submit_evaluation(
+    call: str, stage: str, body: EvaluationCreate, commons: CommonsDep, actor: ActorDep
+) -> EvaluationView:
+    """Run the stage's task on a team's model, as a job charged to the team's project."""
+    return commons.competitions.submit_evaluation(actor, call, stage, body.proposal, body.model)
+
+
+@router.get("/calls/{call}/stages/{stage}/evaluations")
+def list_evaluations(
+    call: str, stage: str, commons: CommonsDep, _: ActorDep
+) -> list[EvaluationView]:
+    return commons.competitions.evaluations(call, stage)
+
+
+@router.get("/calls/{call}/stages/{stage}/leaderboard")
+def stage_leaderboard(
+    call: str, stage: str, commons: CommonsDep, _: ActorDep
+) -> list[StandingView]:
+    return commons.competitions.leaderboard(call, stage)
+
+
+@router.post("/calls/{call}/stages/{stage}/gate")
+def stage_gate(call: str, stage: str, commons: CommonsDep, actor: ActorDep) -> GateView:
+    """Advance the best teams (their allocations extended), stop the others (theirs end)."""
+    return commons.competitions.gate(actor, call, stage)
