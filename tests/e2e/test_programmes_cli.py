@@ -257,20 +257,21 @@ def test_a_call_runs_from_the_command_line(
         server, mgr, "stage", "add", "quick", "stage-2", "--ends", at(quick_closes),
         "--metric", "accuracy", "--pool", "h100-ksc", "--", "true",
     )  # fmt: skip
+    assert "NAME@VERSION" in refused(
+        server, pi, "catalog", "add", "snu-ko", "--project", "snu-nlp",
+        "--licence", "Apache-2.0", "--provenance", "p", "--uri", "u",
+    )  # fmt: skip
+    ok(
+        server, pi, "catalog", "add", "snu-ko@1", "--project", "snu-nlp", "--licence",
+        "LicenseRef-snu", "--provenance", "Pre-trained on Korean news", "--uri", "s3://m/snu-ko/1",
+    )  # fmt: skip
+    assert "snu-ko@1" in ok(server, pi, "catalog", "list")
     run = json.loads(
         ok(
-            server,
-            pi,
-            "eval",
-            "submit",
-            "quick",
-            "stage-1",
-            "snu-q",
-            "--model",
-            "snu-ko@1",
-            "--json",
+            server, pi, "eval", "submit", "quick", "stage-1", "snu-q",
+            "--model", "snu-ko@1", "--json",
         )
-    )
+    )  # fmt: skip
     deadline = time.monotonic() + 60
     while True:
         [listed_run] = as_json(server, pi, "eval", "list", "quick", "stage-1")

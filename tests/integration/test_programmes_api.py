@@ -138,13 +138,20 @@ def test_a_whole_call_through_the_api(api: Api) -> None:
         metric="accuracy", top_k=1, task_command=["python", "eval.py"], task_pool="h100",
     )[0] == 201  # fmt: skip
     status, body = api.call("POST", "/calls/llm-2027/stages/stage-1/evaluations", "kim",
-                            proposal="unist-p", model="x")  # fmt: skip
-    assert status in (403, 409), body
+                            proposal="unist-p", model="x@1")  # fmt: skip
+    assert status == 409 and "not competing" in body["detail"], body
     runs = {}
     for name in funded:
-        team_pi = "kim" if name == "snu-p" else f"pi-{name.removesuffix('-p')}"
+        team = name.removesuffix("-p")
+        team_pi = "kim" if team == "snu" else f"pi-{team}"
+        status, entry = api.call(
+            "POST", "/catalogue", team_pi, kind="model", name=f"{team}-ko", version="1.0",
+            project=f"{team}-llm", licence="LicenseRef-team-terms", uri=f"s3://models/{team}-ko/1.0",
+            provenance="Continued pre-training of an open 7B model on Korean web text",
+        )  # fmt: skip
+        assert status == 201, entry
         status, run = api.call("POST", "/calls/llm-2027/stages/stage-1/evaluations", team_pi,
-                               proposal=name, model=f"{name}-model@1")  # fmt: skip
+                               proposal=name, model=f"{team}-ko@1.0")  # fmt: skip
         assert status == 201, run
         runs[name] = run["job_id"]
     engine = api.world.engine()

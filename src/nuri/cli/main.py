@@ -44,6 +44,7 @@ app.add_typer(programmes.award_app, name="award")
 app.add_typer(programmes.conflict_app, name="conflict")
 app.add_typer(programmes.stage_app, name="stage")
 app.add_typer(programmes.eval_app, name="eval")
+app.add_typer(programmes.catalog_app, name="catalog")
 app.command("sim")(sim)
 app.command("audit")(programmes.audit)
 

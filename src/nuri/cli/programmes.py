@@ -70,6 +70,12 @@ eval_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 StageArg = Annotated[str, typer.Argument(help="Stage name.", show_default=False)]
+catalog_app = typer.Typer(
+    help="The catalogue of models and datasets: register, list, show, record purchases.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+KindOption = Annotated[str, typer.Option(help="model or dataset.")]
 
 
 # Defined here rather than imported from nuri.cli.main, which imports this module.
@@ -855,3 +861,109 @@ def _gate_rule(stage: dict[str, Any]) -> str:
     if stage["top_k"] is not None:
         parts.append(f"top {stage['top_k']}")
     return " and ".join(parts)
+
+
+# -- catalogue ----------------------------------------------------------------------------------
+
+
+@catalog_app.command("add")
+def catalog_add(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="NAME@VERSION, e.g. snu-ko-7b@1.0.")],
+    project: Annotated[str, typer.Option(help="Your team's project that owns it.")],
+    licence: Annotated[str, typer.Option(help="SPDX id, e.g. CC-BY-4.0, Apache-2.0.")],
+    provenance: Annotated[str, typer.Option(help="Base model, data sources, training run.")],
+    uri: Annotated[str, typer.Option(help="Where the artefact is.")],
+    kind: KindOption = "model",
+    visibility: Annotated[str, typer.Option(help="public, programme or project.")] = "project",
+    tier: Annotated[str, typer.Option(help="open (to everyone) or premium (kept).")] = "premium",
+    call: Annotated[str | None, typer.Option(help="For programme visibility.")] = None,
+    as_json: JsonRecord = False,
+) -> None:
+    """Register a version of your team's model or dataset."""
+    name, at, version = reference.partition("@")
+    if not at or not name or not version:
+        raise CliError(f"write the entry as NAME@VERSION, e.g. {name or 'snu-ko-7b'}@1.0")
+    entry = _client(ctx).post(
+        "/catalogue",
+        {
+            "kind": kind, "name": name, "version": version, "project": project,
+            "licence": licence, "provenance": provenance, "uri": uri,
+            "visibility": visibility, "tier": tier, "call": call,
+        },
+    )  # fmt: skip
+    if as_json:
+        print_json(entry)
+        return
+    _say(f"registered {entry['kind']} {entry['reference']} ({entry['licence']}, {entry['tier']})")
+
+
+@catalog_app.command("list")
+def catalog_list(
+    ctx: typer.Context,
+    kind: Annotated[str | None, typer.Option(help="model or dataset.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The entries you may see."""
+    entries = _client(ctx).get("/catalogue", kind=kind)
+    if as_json:
+        print_json(entries)
+        return
+    _table(
+        "Catalogue",
+        ["Kind", "Entry", "Team", "Licence", "Tier", "Visibility", "Purchases"],
+        [
+            [e["kind"], e["reference"], e["project"], e["licence"], e["tier"], e["visibility"],
+             f"₩{e['purchases_krw']:,}"]
+            for e in entries
+        ],
+    )  # fmt: skip
+
+
+@catalog_app.command("show")
+def catalog_show(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="NAME@VERSION.")],
+    kind: KindOption = "model",
+) -> None:
+    """One entry, as JSON."""
+    print_json(_client(ctx).get(f"/catalogue/{kind}/{reference}"))
+
+
+@catalog_app.command("purchase")
+def catalog_purchase(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="NAME@VERSION of a premium entry.")],
+    buyer: Annotated[str, typer.Option(help="The public agency (organisation name).")],
+    krw: Annotated[int, typer.Option(min=1, help="Whole won.")],
+    contract: Annotated[str, typer.Option(help="The purchase's unique reference.")],
+    purpose: Annotated[str, typer.Option(help="What it is used for.")] = "",
+    kind: KindOption = "model",
+    as_json: JsonRecord = False,
+) -> None:
+    """Record a public agency's use of a premium entry (managers; once per contract)."""
+    purchase = _client(ctx).post(
+        f"/catalogue/{kind}/{reference}/purchases",
+        {"buyer": buyer, "krw": krw, "contract": contract, "purpose": purpose},
+    )
+    if as_json:
+        print_json(purchase)
+        return
+    _say(f"recorded {purchase['buyer']}'s purchase of {purchase['entry']}: ₩{purchase['krw']:,}")
+
+
+@catalog_app.command("purchases")
+def catalog_purchases(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Purchases of catalogue entries (all for managers; your teams' otherwise)."""
+    purchases = _client(ctx).get("/catalogue/purchases")
+    if as_json:
+        print_json(purchases)
+        return
+    _table(
+        "Purchases",
+        ["Entry", "Buyer", "Won", "Reference", "Purpose"],
+        [
+            [p["entry"], p["buyer"], f"₩{p['krw']:,}", p["reference"], p["purpose"]]
+            for p in purchases
+        ],
+    )

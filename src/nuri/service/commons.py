@@ -15,6 +15,7 @@ from nuri.domain.errors import InvalidInput
 from nuri.engine.clock import Clock, wall_clock
 from nuri.engine.cycle import SchedulingEngine
 from nuri.policy.registry import policy_named
+from nuri.service.catalogue import Catalogue
 from nuri.service.competitions import Competitions
 from nuri.service.directory import Directory
 from nuri.service.jobs import Jobs
@@ -42,6 +43,7 @@ class Commons:
     jobs: Jobs
     programmes: Programmes
     competitions: Competitions
+    catalogue: Catalogue
     slurm_books: SlurmBooks | None = None
 
     def scheduling_engine(self) -> SchedulingEngine:
@@ -82,6 +84,7 @@ def open_commons(
         policy_named(settings.policy, live=True),
         time_limit_step_s=60 if isinstance(backend, SlurmBackend) else 1,
     )
+    catalogue = Catalogue(sessions, clock)
     return Commons(
         settings=settings,
         database=database,
@@ -91,7 +94,8 @@ def open_commons(
         directory=Directory(sessions, clock),
         jobs=jobs,
         programmes=Programmes(sessions, clock),
-        competitions=Competitions(sessions, clock, jobs, backend.logs),
+        competitions=Competitions(sessions, clock, jobs, backend.logs, catalogue),
+        catalogue=catalogue,
         slurm_books=books,
     )
 

@@ -24,6 +24,7 @@ from nuri.domain.jobs import JobState
 from nuri.engine.clock import Clock
 from nuri.programmes.stage_gate import EvaluationResult, Standing, gate, leaderboard
 from nuri.service.auth import Actor
+from nuri.service.catalogue import Catalogue
 from nuri.service.jobs import Jobs
 from nuri.service.programmes import audit_entry, require_role
 from nuri.store import repository
@@ -92,8 +93,14 @@ class Competitions:
     ``Jobs.submit`` in its own)."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], clock: Clock, jobs: Jobs, read_logs: LogReader
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        jobs: Jobs,
+        read_logs: LogReader,
+        catalogue: Catalogue,
     ) -> None:
+        self._catalogue = catalogue
         self._sessions = sessions
         self._clock = clock
         self._jobs = jobs
@@ -194,6 +201,9 @@ class Competitions:
             project_row = session.get(ProjectRow, proposal_row.project_id)
             assert project_row is not None  # a foreign key guarantees it
             project = project_row.name
+            # The artefact evaluated is a registered one: its licence and provenance are known.
+            entry = self._catalogue.resolve_model(session, model, project_row.id)
+            model = f"{entry.name}@{entry.version}"
             command = [*stage_row.task_command, model]
             pool, gpus, limit = (
                 stage_row.task_pool,

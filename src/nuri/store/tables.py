@@ -363,3 +363,41 @@ class EvaluationRunRow(Base):
     metrics: Mapped[dict[str, float] | None] = mapped_column(JSON(none_as_null=True))
     problem: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime]
+
+
+class CatalogueEntryRow(Base):
+    """A model or dataset a team registered, with its licence, provenance and visibility."""
+
+    __tablename__ = "catalogue_entries"
+    __table_args__ = (
+        UniqueConstraint("kind", "name", "version", name="uq_catalogue_entries_kind"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(63))
+    version: Mapped[str] = mapped_column(String(40))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    licence: Mapped[str] = mapped_column(String(100))
+    provenance: Mapped[str] = mapped_column(Text)
+    uri: Mapped[str] = mapped_column(String(500))
+    visibility: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[str] = mapped_column(String(16))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    """For programme visibility: the call whose participants may see it."""
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+
+class PurchaseRow(Base):
+    """A public agency's use of a team's premium model, recorded in whole won. The reference
+    (e.g. a contract number) is unique, so recording a purchase twice records it once."""
+
+    __tablename__ = "purchases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entries.id"), index=True)
+    buyer_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    krw: Mapped[int] = mapped_column(BigInteger)
+    reference: Mapped[str] = mapped_column(String(100), unique=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
