@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 import nuri
 from nuri.api.errors import install_error_handlers
-from nuri.api.v1 import catalogue, programmes, routes
+from nuri.api.v1 import catalogue, classroom, programmes, routes
 from nuri.api.v1.schemas import Health
 from nuri.engine.runner import EngineThread
 from nuri.service.commons import Commons
@@ -44,6 +44,7 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(programmes.router, prefix="/api/v1")
     app.include_router(catalogue.router, prefix="/api/v1")
+    app.include_router(classroom.router, prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Health:

@@ -45,6 +45,7 @@ app.add_typer(programmes.conflict_app, name="conflict")
 app.add_typer(programmes.stage_app, name="stage")
 app.add_typer(programmes.eval_app, name="eval")
 app.add_typer(programmes.catalog_app, name="catalog")
+app.add_typer(programmes.course_app, name="course")
 app.command("sim")(sim)
 app.command("audit")(programmes.audit)
 

@@ -76,6 +76,11 @@ catalog_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 KindOption = Annotated[str, typer.Option(help="model or dataset.")]
+course_app = typer.Typer(
+    help="Classroom programmes: a course for a term, students enrolled in bulk from a CSV.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 
 # Defined here rather than imported from nuri.cli.main, which imports this module.
@@ -688,11 +693,11 @@ def _overrides(overrides: Sequence[str], reasons: Sequence[str]) -> dict[str, di
     return result
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, option: str = "--abstract-file") -> str:
     try:
         return sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise CliError(f"cannot read --abstract-file {path}: {error}") from None
+        raise CliError(f"cannot read {option} {path}: {error}") from None
 
 
 def _per_pool(hours_by_pool: dict[str, int]) -> str:
@@ -966,4 +971,69 @@ def catalog_purchases(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             [p["entry"], p["buyer"], f"₩{p['krw']:,}", p["reference"], p["purpose"]]
             for p in purchases
         ],
+    )
+
+
+# -- classroom ----------------------------------------------------------------------------------
+
+
+@course_app.command("create")
+def course_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Course name, e.g. ai101-2027s.")],
+    instructor: Annotated[str, typer.Option(help="The instructor's user name.")],
+    gpu_hours: Annotated[str, typer.Option("--gpu-hours", help="The course award.")],
+    cap: Annotated[str, typer.Option(help="Each student's own GPU-hours.")],
+    pool: Annotated[list[str], typer.Option(help="A pool students may use (repeatable).")],
+    starts: Annotated[str, typer.Option(help=f"Term start, e.g. {TIME_EXAMPLE}.")],
+    ends: Annotated[str, typer.Option(help="Term end: students' accounts and awards end.")],
+    title: Annotated[str, typer.Option(help="The course title.")] = "",
+    as_json: JsonRecord = False,
+) -> None:
+    """Create a course (managers): the instructor's course project and its term award."""
+    course = _client(ctx).post(
+        "/courses",
+        {
+            "name": name, "title": title, "instructor": instructor, "gpu_hours": gpu_hours,
+            "cap_gpu_hours": cap, "pools": pool, "starts_at": _moment(starts, "--starts"),
+            "term_ends_at": _moment(ends, "--ends"),
+        },
+    )  # fmt: skip
+    if as_json:
+        print_json(course)
+        return
+    _say(
+        f"created course {course['name']} for {course['instructor']} until {course['term_ends_at']}"
+    )
+
+
+@course_app.command("enrol")
+def course_enrol(
+    ctx: typer.Context,
+    course: Annotated[str, typer.Argument(help="Course name.")],
+    csv_file: Annotated[Path, typer.Option("--csv", help="CSV with the header name,display_name.")],
+) -> None:
+    """Enrol the students of a CSV (all or none); prints their tokens as JSON, once."""
+    enrolled = _client(ctx).post(
+        f"/courses/{course}/students", {"students_csv": _read(csv_file, "--csv")}
+    )
+    print_json(enrolled)
+    _say(f"enrolled {len(enrolled)} students in {course}; hand each their token")
+
+
+@course_app.command("students")
+def course_students(
+    ctx: typer.Context,
+    course: Annotated[str, typer.Argument(help="Course name.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Each student's cap and use (the instructor and managers)."""
+    rows = _client(ctx).get(f"/courses/{course}/students")
+    if as_json:
+        print_json(rows)
+        return
+    _table(
+        f"Students of {course} (H100e GPU-hours)",
+        ["Student", "Project", "Cap", "Used"],
+        [[r["name"], r["project"], r["cap_gpu_hours"], r["used_gpu_hours"]] for r in rows],
     )

@@ -16,6 +16,7 @@ from nuri.engine.clock import Clock, wall_clock
 from nuri.engine.cycle import SchedulingEngine
 from nuri.policy.registry import policy_named
 from nuri.service.catalogue import Catalogue
+from nuri.service.classroom import Classroom
 from nuri.service.competitions import Competitions
 from nuri.service.directory import Directory
 from nuri.service.jobs import Jobs
@@ -44,6 +45,7 @@ class Commons:
     programmes: Programmes
     competitions: Competitions
     catalogue: Catalogue
+    classroom: Classroom
     slurm_books: SlurmBooks | None = None
 
     def scheduling_engine(self) -> SchedulingEngine:
@@ -96,6 +98,7 @@ def open_commons(
         programmes=Programmes(sessions, clock),
         competitions=Competitions(sessions, clock, jobs, backend.logs, catalogue),
         catalogue=catalogue,
+        classroom=Classroom(sessions, clock),
         slurm_books=books,
     )
 

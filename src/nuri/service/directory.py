@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,12 +83,16 @@ class Directory:
     # -- authentication -------------------------------------------------------------------
 
     def actor_for_token(self, token: str) -> Actor | None:
-        """The user a bearer token belongs to, or None if it is unknown or revoked."""
+        """The user a bearer token belongs to, or None if it is unknown, revoked or expired."""
         with self._sessions.begin() as session:
             row = session.execute(
                 select(UserRow)
                 .join(TokenRow, TokenRow.user_id == UserRow.id)
-                .where(TokenRow.digest == token_digest(token), TokenRow.revoked_at.is_(None))
+                .where(
+                    TokenRow.digest == token_digest(token),
+                    TokenRow.revoked_at.is_(None),
+                    or_(TokenRow.expires_at.is_(None), TokenRow.expires_at > self._clock()),
+                )
             ).scalar_one_or_none()
             if row is None:
                 return None
@@ -100,7 +104,7 @@ class Directory:
             row = repository.named(session, UserRow, "user", user)
             if not actor.is_admin and row.id != actor.user_id:
                 raise Forbidden("you may only issue tokens for yourself")
-            return _add_token(session, row.id, label, self._clock())
+            return add_token(session, row.id, label, self._clock())
 
     # -- hubs and pools ---------------------------------------------------------------------
 
@@ -240,7 +244,7 @@ class Directory:
             )
             session.add(row)
             _flush(session, f"user {name}")
-            token = _add_token(session, row.id, "first token", self._clock())
+            token = add_token(session, row.id, "first token", self._clock())
             return _user_view(row, organisation), token
 
     def me(self, actor: Actor) -> UserView:
@@ -518,9 +522,20 @@ def allocation_view(
     )
 
 
-def _add_token(session: Session, user_id: int, label: str, now: datetime) -> str:
+def add_token(
+    session: Session, user_id: int, label: str, now: datetime, expires_at: datetime | None = None
+) -> str:
+    """A new token for the user (only its digest is stored); the token itself, shown once."""
     token = new_token()
-    session.add(TokenRow(user_id=user_id, digest=token_digest(token), label=label, created_at=now))
+    session.add(
+        TokenRow(
+            user_id=user_id,
+            digest=token_digest(token),
+            label=label,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
     return token
 
 

@@ -98,6 +98,8 @@ class TokenRow(Base):
     label: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    """After this moment the token no longer signs anyone in (e.g. a student's, at term end)."""
 
 
 class ProjectRow(Base):
@@ -401,3 +403,25 @@ class PurchaseRow(Base):
     purpose: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime]
+
+
+class CourseRow(Base):
+    """A classroom programme: an instructor's course project, its term and per-student cap."""
+
+    __tablename__ = "courses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), unique=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"))
+    """The course allocation that student allocations are carved from."""
+    cap_units: Mapped[int] = mapped_column(BigInteger)
+    """Each student's own allocation, in H100e units."""
+    term_ends_at: Mapped[datetime]
+
+
+class CourseStudentRow(Base):
+    __tablename__ = "course_students"
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"))
