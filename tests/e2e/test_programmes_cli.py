@@ -138,7 +138,11 @@ def test_a_call_runs_from_the_command_line(
         ("feasibility", 2.0, 1, 10),
     ]
     assert as_json(server, pi, "call", "show", "llm-2027") == call | {"proposals": 0}
-    assert [c["name"] for c in as_json(server, pi, "call", "list")] == ["quick", "llm-2027"]
+    assert [c["name"] for c in as_json(server, pi, "call", "list")] == [
+        "ko-llm-2027",  # the demo commons' own competition
+        "quick",
+        "llm-2027",
+    ]
     assert "Korean LLMs [2027]" in ok(server, pi, "call", "list")
     assert "feasibility" in ok(server, pi, "call", "show", "llm-2027")
 
@@ -285,3 +289,13 @@ def test_a_call_runs_from_the_command_line(
     gated = json.loads(ok(server, mgr, "stage", "gate", "quick", "stage-1", "--json"))
     assert gated["advance"] == ["snu-q"] and gated["stop"] == []
     assert "gated" in ok(server, mgr, "stage", "list", "quick")
+
+    # The demo's own competition: its stage-1 evaluations ran for real when the server started.
+    deadline = time.monotonic() + 60
+    while True:
+        demo_board = as_json(server, pi, "eval", "leaderboard", "ko-llm-2027", "stage-1")
+        if all(row["value"] is not None for row in demo_board) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(demo_board) >= 3 and all(row["value"] is not None for row in demo_board)
+    assert demo_board[0]["proposal"] == "snu-llm"

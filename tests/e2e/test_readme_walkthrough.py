@@ -189,7 +189,8 @@ def test_json_output_of_list_commands_is_stable(server: dict[str, str]) -> None:
     assert all({"id", "name"} <= set(p) for p in pools)
     projects = cli_json("projects")
     assert isinstance(projects, list) and [(p["id"] > 0, p["name"]) for p in projects] == [
-        (True, "snu-nlp")
+        (True, "snu-nlp"),
+        (True, "snu-llm"),  # kim's team in the demo competition
     ]
     submitted = subprocess.run(
         [

@@ -117,6 +117,11 @@ def serve(
         seeded = seed_demo(
             commons.sessions, commons.directory, commons.clock, settings.demo_tokens_path
         )
+        if seeded:
+            from nuri.service.demo_competition import CALL, seed_demo_competition
+
+            seed_demo_competition(commons, settings.home)
+            errors.print(f"nuri: demo competition {CALL}: stage 1 evaluations queued")
         errors.print(
             f"nuri: demo commons {'seeded' if seeded else 'already seeded'}; tokens for admin, pi"
             f" and researcher are in {settings.demo_tokens_path}"

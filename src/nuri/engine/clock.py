@@ -25,3 +25,9 @@ class ManualClock:
     def advance(self, seconds: float) -> datetime:
         self._now += timedelta(seconds=seconds)
         return self._now
+
+    def set(self, moment: datetime) -> None:
+        """Jump to ``moment`` (forwards only: a replay never goes back in time)."""
+        if moment < self._now:
+            raise ValueError("a manual clock moves forwards only")
+        self._now = moment

@@ -2,8 +2,9 @@
 
 A call's awarded teams compete in stages (e.g. 5 teams for 6 months, then the best 2 for 6
 more). Each stage has an evaluation task: a command the commons runs, as a job charged to the
-team's own project, with the team's model reference as its last argument; the command prints
-its metrics as one JSON object on its last line of output. The leaderboard ranks teams by their
+team's own project, with the URI of the team's registered model as its last argument; it prints
+its metrics as one JSON object on its last line of output. The model is a registered catalogue
+entry of the team (or a public one); the command gets the entry's URI, where the artefact is. The leaderboard ranks teams by their
 best run on the stage's metric (:mod:`nuri.programmes.stage_gate`). The gate advances the top
 ``k`` (or those beyond a threshold): the winners' allocations are extended to the end of the
 next stage, the others' end now. Every gate is in the audit log with its standings.
@@ -204,7 +205,7 @@ class Competitions:
             # The artefact evaluated is a registered one: its licence and provenance are known.
             entry = self._catalogue.resolve_model(session, model, project_row.id)
             model = f"{entry.name}@{entry.version}"
-            command = [*stage_row.task_command, model]
+            command = [*stage_row.task_command, entry.uri]
             pool, gpus, limit = (
                 stage_row.task_pool,
                 stage_row.task_gpus,

@@ -345,7 +345,7 @@ class StageRow(Base):
     top_k: Mapped[int | None]
     threshold: Mapped[float | None]
     task_command: Mapped[list[str]] = mapped_column(JSON)
-    """The evaluation command; the team's model reference is appended as its last argument."""
+    """The evaluation command; the URI of the team's registered model is appended to it."""
     task_pool: Mapped[str] = mapped_column(String(63))
     task_gpus: Mapped[int]
     task_time_limit_s: Mapped[int]

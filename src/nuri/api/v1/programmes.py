@@ -190,7 +190,9 @@ class StageCreate(Body):
     top_k: int | None = Field(default=None, ge=1, description="How many teams advance.")
     threshold: float | None = Field(default=None, description="Or: the value teams must reach.")
     task_command: list[str] = Field(
-        min_length=1, max_length=100, description="The evaluation command; the model is appended."
+        min_length=1,
+        max_length=100,
+        description="The evaluation command; the model's URI is appended.",
     )
     task_pool: str = Field(description="The pool evaluation jobs run on.")
     task_gpus: int = Field(default=1, ge=1, le=64)
