@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from nuri.backends.protocol import BackendError
 from nuri.cli import admin, programmes, slurm, trace
 from nuri.cli.client import ApiClient, CliError
 from nuri.cli.render import errors, hours, print_json, print_table, when, won
@@ -127,6 +128,15 @@ def serve(
             f" and researcher are in {settings.demo_tokens_path}"
         )
         errors.print("nuri: in another terminal:  export NURI_TOKEN=$(nuri demo-token researcher)")
+    if commons.slurm_books is not None:
+        # Before serving, so that the first jobs do not wait behind a whole commons of sacctmgr.
+        errors.print("nuri: writing the awards to Slurm (accounts, QOS budgets)")
+        try:
+            commons.slurm_books.sync_awards()
+        except BackendError as error:
+            raise CliError(
+                f"Slurm did not answer ({error}); is it running? ('nuri slurm-dev up' starts one)"
+            ) from None
     errors.print(f"nuri: serving on http://{host}:{port} (OpenAPI at /openapi.json)")
     uvicorn.run(create_app(commons), host=host, port=port, log_level="info")
 

@@ -103,11 +103,14 @@ class SlurmBooks:
         return desired_accounts(facts)
 
     def sync_awards(self) -> bool:
-        """Write the awards to Slurm if they changed since the last call; True if written."""
+        """Write to Slurm the projects' awards that changed since the last call (all of them
+        the first time); True if anything was written. Each project costs a few ``sacctmgr``
+        calls of about half a second, so only what changed is written."""
         accounts = self.desired()
         if accounts == self._synced:
             return False
-        apply_accounts(self._tools, accounts)
+        known = set(self._synced or ())
+        apply_accounts(self._tools, [account for account in accounts if account not in known])
         self._synced = accounts
         return True
 
