@@ -179,6 +179,11 @@ def test_a_call_runs_from_the_command_line(
         server, pi, "proposal", "create", "llm-2027", "x", "--project", "snu-nlp",
         "--request", "h100-ksc=600", "--minimum", "some",
     )  # fmt: skip
+    assert "say what to change" in refused(server, pi, "proposal", "update", "llm-2027", "snu-llm")
+    updated = json.loads(
+        ok(server, pi, "proposal", "update", "llm-2027", "snu-llm", "--minimum", "350", "--json")
+    )
+    assert updated["minimum_hours"] == 350 and updated["title"] == "Science LLM"
     ok(server, pi, "proposal", "submit", "llm-2027", "snu-llm")
     listed = as_json(server, pi, "proposal", "list", "llm-2027")
     assert [(p["name"], p["state"], p["team"]) for p in listed] == [

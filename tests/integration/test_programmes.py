@@ -192,3 +192,25 @@ def test_an_assigned_but_unscored_review_does_not_count(call_world) -> None:
     assert ranked.proposal == "gist-p" and ranked.reviews == 1
     views = {p.name: p for p in programmes.list_proposals(manager, "llm-2027")}
     assert (views["postech-p"].reviews_assigned, views["postech-p"].reviews_submitted) == (1, 0)
+
+
+def test_a_draft_can_be_changed_until_it_is_submitted(call_world) -> None:
+    world, _, pis, _ = call_world
+    programmes = world.commons.programmes
+    programmes.create_proposal(pis["snu"], call="llm-2027", name="d", title="first", abstract="",
+                               project="snu-llm", requested={"h100": 100})  # fmt: skip
+    with pytest.raises(Forbidden, match="only the PI"):
+        programmes.update_proposal(pis["gist"], "llm-2027", "d", title="mine")
+    with pytest.raises(InvalidInput, match="not a100"):
+        programmes.update_proposal(pis["snu"], "llm-2027", "d", requested={"a100": 5})
+    changed = programmes.update_proposal(
+        pis["snu"], "llm-2027", "d", requested={"h100": 300, "atom": 50}, minimum_hours=200
+    )
+    assert (changed.title, changed.requested, changed.minimum_hours) == (
+        "first",
+        {"h100": 300, "atom": 50},
+        200,
+    )
+    programmes.submit_proposal(pis["snu"], "llm-2027", "d")
+    with pytest.raises(Conflict, match="only drafts can be changed"):
+        programmes.update_proposal(pis["snu"], "llm-2027", "d", title="late edit")

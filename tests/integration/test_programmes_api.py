@@ -72,6 +72,9 @@ def test_a_whole_call_through_the_api(api: Api) -> None:
             requested={"h100": 200 + 100 * index, "atom": 100}, minimum_hours=150,
         )  # fmt: skip
         assert status == 201, body
+        status, body = api.call("PATCH", f"/calls/llm-2027/proposals/{team}-p", pi,
+                                title=f"{team} Korean LLM")  # fmt: skip
+        assert status == 200 and body["title"] == f"{team} Korean LLM", body
         assert api.call("POST", f"/calls/llm-2027/proposals/{team}-p/submit", pi)[0] == 200
     # Reviewing one's own organisation is refused with the reason.
     status, body = api.call(

@@ -34,6 +34,9 @@ class ApiClient:
             "POST", path, json=body, headers=headers, retry=idempotency_key is not None
         )
 
+    def patch(self, path: str, body: Any) -> Any:
+        return self._send("PATCH", path, json=body, retry=False)
+
     def put(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return self._send(

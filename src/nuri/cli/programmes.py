@@ -333,6 +333,50 @@ def proposal_create(
     )
 
 
+@proposal_app.command("update")
+def proposal_update(
+    ctx: typer.Context,
+    call: CallArg,
+    name: ProposalArg,
+    request: Annotated[
+        list[str] | None,
+        typer.Option(help="POOL=HOURS (repeat); replaces the whole request when given."),
+    ] = None,
+    minimum: Annotated[str | None, typer.Option(help="Least viable total GPU-hours.")] = None,
+    title: Annotated[str | None, typer.Option(help="Full title.")] = None,
+    abstract_file: Annotated[
+        Path | None, typer.Option(help="Read the abstract from this file ('-': standard input).")
+    ] = None,
+    team: Annotated[list[str] | None, typer.Option(help="The team, replaced (repeat).")] = None,
+    data_plan: Annotated[str | None, typer.Option(help="The data plan.")] = None,
+    model_plan: Annotated[str | None, typer.Option(help="The model plan.")] = None,
+    as_json: JsonRecord = False,
+) -> None:
+    """Change your draft before the deadline; what you leave out stays as it is."""
+    body: dict[str, Any] = {}
+    if request:
+        body["requested"] = _pool_hours(request, "--request", "h100-ksc=1200")
+    if minimum is not None:
+        body["minimum_hours"] = _whole(minimum, "--minimum", minimum, "--minimum 500")
+    if abstract_file is not None:
+        body["abstract"] = _read(abstract_file)
+    for key, value in (
+        ("title", title),
+        ("team", team),
+        ("data_plan", data_plan),
+        ("model_plan", model_plan),
+    ):
+        if value is not None:
+            body[key] = value
+    if not body:
+        raise CliError("say what to change, e.g. --title or --request h100-ksc=1200")
+    changed = _client(ctx).patch(f"/calls/{call}/proposals/{name}", body)
+    if as_json:
+        print_json(changed)
+        return
+    _say(f"updated draft {changed['name']} of call {changed['call']}")
+
+
 @proposal_app.command("submit")
 def proposal_submit(
     ctx: typer.Context, call: CallArg, name: ProposalArg, as_json: JsonRecord = False

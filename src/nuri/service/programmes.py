@@ -281,6 +281,50 @@ class Programmes:
             session.flush()
             return _proposal_view(session, row)
 
+    def update_proposal(
+        self,
+        actor: Actor,
+        call: str,
+        proposal: str,
+        *,
+        title: str | None = None,
+        abstract: str | None = None,
+        requested: Mapping[str, int] | None = None,
+        minimum_hours: int | None = None,
+        team: Sequence[str] | None = None,
+        data_plan: str | None = None,
+        model_plan: str | None = None,
+    ) -> ProposalView:
+        """Change a draft (its PI, before the deadline); fields not given stay as they are."""
+        for text in (abstract, data_plan, model_plan):
+            if text is not None and len(text) > MAX_TEXT:
+                raise InvalidInput(f"proposal texts are limited to {MAX_TEXT} characters each")
+        with self._sessions.begin() as session:
+            call_row, row = self._proposal(session, call, proposal)
+            if row.pi_user_id != actor.user_id:
+                raise Forbidden(f"only the PI who wrote {proposal} may change it")
+            if row.state != "draft":
+                raise Conflict(f"proposal {proposal} is {row.state}; only drafts can be changed")
+            _check_open(call_row, self._clock())
+            new_requested = dict(requested) if requested is not None else dict(row.requested)
+            new_minimum = minimum_hours if minimum_hours is not None else row.minimum_hours
+            _check_request(new_requested, new_minimum, _budgets(session, call_row))
+            for member in team or ():
+                repository.named(session, UserRow, "user", member)
+            row.requested, row.minimum_hours = new_requested, new_minimum
+            if title is not None:
+                row.title = title
+            if abstract is not None:
+                row.abstract = abstract
+            if team is not None:
+                row.team = list(team)
+            if data_plan is not None:
+                row.data_plan = data_plan
+            if model_plan is not None:
+                row.model_plan = model_plan
+            session.flush()
+            return _proposal_view(session, row)
+
     def submit_proposal(self, actor: Actor, call: str, proposal: str) -> ProposalView:
         with self._sessions.begin() as session:
             call_row, row = self._proposal(session, call, proposal)

@@ -57,6 +57,16 @@ class ProposalCreate(Body):
     model_plan: str = Field(default="", max_length=20_000)
 
 
+class ProposalUpdate(Body):
+    title: str | None = Field(default=None, max_length=200)
+    abstract: str | None = Field(default=None, max_length=20_000)
+    requested: Hours | None = None
+    minimum_hours: int | None = Field(default=None, ge=0)
+    team: list[str] | None = Field(default=None, max_length=100)
+    data_plan: str | None = Field(default=None, max_length=20_000)
+    model_plan: str | None = Field(default=None, max_length=20_000)
+
+
 class ReviewerAssign(Body):
     reviewer: str = Field(description="User name of a reviewer.")
 
@@ -108,6 +118,16 @@ def create_proposal(
 @router.get("/calls/{call}/proposals")
 def list_proposals(call: str, commons: CommonsDep, actor: ActorDep) -> list[ProposalView]:
     return commons.programmes.list_proposals(actor, call)
+
+
+@router.patch("/calls/{call}/proposals/{proposal}")
+def update_proposal(
+    call: str, proposal: str, body: ProposalUpdate, commons: CommonsDep, actor: ActorDep
+) -> ProposalView:
+    """Change a draft (its PI, before the deadline); fields left out stay as they are."""
+    return commons.programmes.update_proposal(
+        actor, call, proposal, **body.model_dump(exclude_unset=True)
+    )
 
 
 @router.post("/calls/{call}/proposals/{proposal}/submit")
