@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nuri.domain.commons import Role, Tier, check_name
 from nuri.domain.errors import Conflict, Forbidden, InvalidInput
+from nuri.domain.ledger import Balance
 from nuri.domain.units import parse_gpu_hours, units_to_gpu_hours
 from nuri.engine.clock import Clock
 from nuri.service.auth import Actor
@@ -31,7 +32,6 @@ from nuri.store.tables import (
     AllocationRow,
     CourseRow,
     CourseStudentRow,
-    LedgerEntryRow,
     OrganisationRow,
     PoolRow,
     ProjectMemberRow,
@@ -168,7 +168,8 @@ class Classroom:
             )
             assert course_allocation is not None
             needed = course_row.cap_units * len(rows)
-            spare = course_allocation.awarded_units - _charged(session, course_allocation.id)
+            # What new commitments may take: awarded less charged less held by active jobs.
+            spare = _balance(session, course_allocation).remaining_units
             if needed > spare:
                 raise InvalidInput(
                     f"{len(rows)} students at {units_to_gpu_hours(course_row.cap_units)} GPU-hours"
@@ -251,7 +252,7 @@ class Classroom:
                     name,
                     project_name,
                     float(units_to_gpu_hours(allocation.awarded_units)),
-                    float(units_to_gpu_hours(_charged(session, allocation.id))),
+                    float(units_to_gpu_hours(_balance(session, allocation).charged_units)),
                 )
                 for name, project_name, allocation in rows
             ]
@@ -324,15 +325,11 @@ def _allocation(
     return row
 
 
-def _charged(session: Session, allocation_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(LedgerEntryRow.h100e_units), 0)).where(
-                LedgerEntryRow.allocation_id == allocation_id
-            )
-        )
-        or 0
+def _balance(session: Session, row: AllocationRow) -> Balance:
+    [(_, balance)] = repository.allocation_balances(
+        session, [repository.allocation_of(session, row)]
     )
+    return balance
 
 
 def _course_view(session: Session, row: CourseRow) -> CourseView:
@@ -354,7 +351,9 @@ def _course_view(session: Session, row: CourseRow) -> CourseView:
         term_ends_at=row.term_ends_at,
         cap_gpu_hours=float(units_to_gpu_hours(row.cap_units)),
         unassigned_gpu_hours=float(
-            units_to_gpu_hours(allocation.awarded_units - _charged(session, allocation.id))
+            units_to_gpu_hours(
+                allocation.awarded_units - _balance(session, allocation).charged_units
+            )
         ),
         students=int(students or 0),
     )

@@ -346,6 +346,10 @@ class Competitions:
         """Read the metrics of evaluation jobs that completed since last asked."""
         with self._sessions.begin() as session:
             _, stage_row = self._stage(session, call, stage)
+            if stage_row.state != "open":
+                # A gated stage's results are final: later stages' teams are recomputed from
+                # them, so a run finishing after the gate must not change them.
+                return
             pending = session.execute(
                 select(EvaluationRunRow.id, JobRow.id, JobRow.state)
                 .join(JobRow, JobRow.id == EvaluationRunRow.job_id)

@@ -22,7 +22,6 @@ from nuri.domain.jobs import JobState
 from nuri.domain.ledger import charge_for_attempt
 from nuri.engine.clock import Clock
 from nuri.slurm.accounts import (
-    UNITS_PER_BILLING_MINUTE,
     AwardFacts,
     SlurmAccount,
     apply_accounts,
@@ -330,25 +329,6 @@ class SlurmBooks:
                     )
                 )
         return differences
-
-    def balances(self) -> dict[str, tuple[int, int]]:
-        """Per project: (ledger charges, Slurm's counted usage), both in billing-minutes."""
-        with self._sessions.begin() as session:
-            charged = dict(
-                iter(
-                    session.execute(
-                        select(ProjectRow.name, func.sum(LedgerEntryRow.h100e_units))
-                        .join(ProjectRow, ProjectRow.id == LedgerEntryRow.project_id)
-                        .group_by(ProjectRow.name)
-                    )
-                )
-            )
-        result = {}
-        for account in self.desired():
-            usage = qos_usage(self._tools, qos_name(account.name))
-            units = int(charged.get(account.name, 0))
-            result[account.name] = (units // UNITS_PER_BILLING_MINUTE, usage.used_billing_minutes)
-        return result
 
 
 def _devices(record: AccountingRecord) -> int:
