@@ -18,9 +18,11 @@ from nuri.policy.registry import policy_named
 from nuri.service.catalogue import Catalogue
 from nuri.service.classroom import Classroom
 from nuri.service.competitions import Competitions
+from nuri.service.demand import DemandReports
 from nuri.service.directory import Directory
 from nuri.service.jobs import Jobs
 from nuri.service.programmes import Programmes
+from nuri.service.reports import Reports
 from nuri.service.settings import ServerSettings
 from nuri.service.slurm_accounting import SlurmBooks
 from nuri.slurm.commands import SlurmTools
@@ -46,6 +48,8 @@ class Commons:
     competitions: Competitions
     catalogue: Catalogue
     classroom: Classroom
+    demand: DemandReports
+    reports: Reports
     slurm_books: SlurmBooks | None = None
 
     def scheduling_engine(self) -> SchedulingEngine:
@@ -87,6 +91,7 @@ def open_commons(
         time_limit_step_s=60 if isinstance(backend, SlurmBackend) else 1,
     )
     catalogue = Catalogue(sessions, clock)
+    demand = DemandReports(sessions, clock)
     return Commons(
         settings=settings,
         database=database,
@@ -99,6 +104,8 @@ def open_commons(
         competitions=Competitions(sessions, clock, jobs, backend.logs, catalogue),
         catalogue=catalogue,
         classroom=Classroom(sessions, clock),
+        demand=demand,
+        reports=Reports(sessions, clock, demand),
         slurm_books=books,
     )
 
