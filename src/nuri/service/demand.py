@@ -15,7 +15,7 @@ field, so field series get awards only.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +25,10 @@ from nuri.domain.errors import Forbidden, InvalidInput, NotFound
 from nuri.domain.jobs import JobState
 from nuri.domain.units import H100E_UNITS_PER_GPU_HOUR, RATE_SCALE
 from nuri.engine.clock import Clock
+from nuri.forecasting.chooser import forecast_series
 from nuri.forecasting.demand import DemandInterval, DemandSteps, demand_steps
+from nuri.forecasting.forecast import Forecast
+from nuri.forecasting.series import parse_horizon, series_from_points
 from nuri.service.auth import Actor
 from nuri.store.tables import (
     AllocationPoolRow,
@@ -140,6 +143,23 @@ class DemandReports:
             step_s=step_s,
             points=_points(demand),
         )
+
+    def forecast(
+        self, actor: Actor, name: str, *, horizon: str, step_s: int = 3600, days: int = 30
+    ) -> Forecast:
+        """Forecast a series' demanded hours ``horizon`` ahead from its last ``days``, with the
+        demand that later awards and calls already promise added as known future input."""
+        history = self.series(actor, name, step_s=step_s, days=days)
+        steps = parse_horizon(horizon, step_s)
+        series = series_from_points(
+            history.series,
+            history.unit,
+            [point.timestamp for point in history.points],
+            [point.demanded for point in history.points],
+        )
+        after = history.points[-1].timestamp + timedelta(seconds=step_s)
+        known = self.known_future(actor, name, after=after, step_s=step_s, steps=steps)
+        return forecast_series(series, steps, known_future=known)
 
     def known_future(
         self, actor: Actor, name: str, *, after: datetime, step_s: int, steps: int
