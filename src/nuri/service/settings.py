@@ -36,6 +36,9 @@ class ServerSettings(BaseSettings):
     """Seconds between scheduling cycles."""
     lease_s: float = Field(default=15.0, gt=0)
     """How long the scheduling lease lasts without renewal before another instance may take it."""
+    log_format: str | None = None
+    """Server logs: ``json`` (one object per line), ``text``, or unset for text on a terminal and
+    JSON otherwise. See ``docs/operations.md``."""
 
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_url(self.home / "nuri.sqlite3")
