@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test format lock clean
+.PHONY: run test format lock clean browser
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nuri needs Python 3.11 or newer")'
@@ -24,6 +24,13 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	@# pytest exits 5 when it collected no test (e.g. a -k filter); that is not a failure.
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && exit 0; exit $$status
+
+## Install Debian's Chromium and a Korean font for the browser tests (needs root; once).
+## Playwright drives this Chromium; it never downloads a browser of its own.
+browser:
+	@command -v chromium >/dev/null && fc-list :lang=ko | grep -q . || { \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-nanum; }
 
 format: $(INSTALLED)
 	$(BIN)/ruff format src tests benchmarks

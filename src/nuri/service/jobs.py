@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +23,7 @@ from nuri.policy.snapshot import Policy
 from nuri.service.access import can_see_project, visible_project_ids
 from nuri.service.auth import Actor
 from nuri.service.directory import allocation_view, choice
-from nuri.service.views import JobView, PoolUsageView, UsageView
+from nuri.service.views import JobView, MemberSpendView, PoolUsageView, UsageView
 from nuri.sim.estimate import estimate_starts
 from nuri.store import repository
 from nuri.store.tables import (
@@ -185,28 +185,87 @@ class Jobs:
         project: str | None = None,
         state: str | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[JobView]:
-        """Visible jobs, newest first."""
+        """Visible jobs, newest first; ``offset`` skips that many (for pages)."""
         if not 1 <= limit <= MAX_LIST:
             raise InvalidInput(f"limit must be 1 to {MAX_LIST}")
+        if offset < 0:
+            raise InvalidInput("offset must not be negative")
         with self._sessions.begin() as session:
-            query = select(JobRow).order_by(JobRow.id.desc()).limit(limit)
-            visible = visible_project_ids(session, actor)
-            if visible is not None:
-                query = query.where(JobRow.project_id.in_(visible))
-            if project is not None:
-                project_row = repository.named(session, ProjectRow, "project", project)
-                query = query.where(JobRow.project_id == project_row.id)
-            if state is not None:
-                query = query.where(JobRow.state == choice(JobState, "state", state.upper()).value)
+            query = select(JobRow).where(*self._list_filter(session, actor, project, state))
+            query = query.order_by(JobRow.id.desc()).limit(limit).offset(offset)
             return [self._view(session, row) for row in session.scalars(query)]
 
-    def show(self, actor: Actor, job_id: int) -> JobView:
-        """One job; a PENDING one with its estimated start (the live policy simulated forward)."""
+    def count(self, actor: Actor, *, project: str | None = None, state: str | None = None) -> int:
+        """How many jobs :meth:`list` would show with no limit (to number pages)."""
+        with self._sessions.begin() as session:
+            query = select(func.count(JobRow.id)).where(
+                *self._list_filter(session, actor, project, state)
+            )
+            return int(session.scalar(query) or 0)
+
+    def spend_by_member(self, actor: Actor, project: str) -> tuple[MemberSpendView, ...]:
+        """Per person of a project (PI first, then members by name): the jobs they submitted
+        and what those jobs were charged. Anyone who may see the project's usage may see this;
+        people who left the project but were charged for it are listed too."""
+        with self._sessions.begin() as session:
+            project_row = repository.named(session, ProjectRow, "project", project)
+            if not can_see_project(session, actor, project_row.id):
+                raise NotFound(f"no project named {project!r} that you belong to")
+            team = repository.project_of(session, project_row)
+            jobs_by_user = {
+                user_id: int(count)
+                for user_id, count in session.execute(
+                    select(JobRow.submitted_by, func.count(JobRow.id))
+                    .where(JobRow.project_id == project_row.id)
+                    .group_by(JobRow.submitted_by)
+                )
+            }
+            charged = {
+                user_id: (int(units), int(won))
+                for user_id, units, won in session.execute(
+                    select(
+                        JobRow.submitted_by,
+                        func.sum(LedgerEntryRow.h100e_units),
+                        func.sum(LedgerEntryRow.cost_krw),
+                    )
+                    .join(JobRow, JobRow.id == LedgerEntryRow.job_id)
+                    .where(LedgerEntryRow.project_id == project_row.id)
+                    .group_by(JobRow.submitted_by)
+                )
+            }
+            people = {project_row.pi_user_id, *team.member_ids, *jobs_by_user}
+            users = {
+                row.id: row
+                for row in session.scalars(select(UserRow).where(UserRow.id.in_(people)))
+            }
+            views = []
+            for user_id in people:
+                user = users[user_id]
+                units, won = charged.get(user_id, (0, 0))
+                views.append(
+                    MemberSpendView(
+                        user=user.name,
+                        display_name=user.display_name,
+                        is_pi=user_id == project_row.pi_user_id,
+                        is_member=user_id == project_row.pi_user_id or user_id in team.member_ids,
+                        jobs=jobs_by_user.get(user_id, 0),
+                        used_units=units,
+                        used_gpu_hours=round_hours(units),
+                        cost_krw=won,
+                    )
+                )
+            return tuple(sorted(views, key=lambda view: (not view.is_pi, view.user)))
+
+    def show(self, actor: Actor, job_id: int, *, with_estimate: bool = True) -> JobView:
+        """One job; a PENDING one with its estimated start (the live policy simulated forward),
+        unless ``with_estimate`` is False (the simulation reads the whole queue and the ledger's
+        usage, so callers that only need the state skip it)."""
         with self._sessions.begin() as session:
             row = self._visible_job(session, actor, job_id)
             view = self._view(session, row)
-            if row.state != JobState.PENDING.value or self._policy is None:
+            if row.state != JobState.PENDING.value or self._policy is None or not with_estimate:
                 return view
             snapshot = build_snapshot(session, self._clock())
         estimate = estimate_starts(snapshot, self._policy).get(job_id)
@@ -307,6 +366,21 @@ class Jobs:
             )
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _list_filter(
+        self, session: Session, actor: Actor, project: str | None, state: str | None
+    ) -> tuple[ColumnElement[bool], ...]:
+        """The conditions of :meth:`list` and :meth:`count`: visible, and the filters given."""
+        conditions: tuple[ColumnElement[bool], ...] = ()
+        visible = visible_project_ids(session, actor)
+        if visible is not None:
+            conditions += (JobRow.project_id.in_(visible),)
+        if project is not None:
+            project_row = repository.named(session, ProjectRow, "project", project)
+            conditions += (JobRow.project_id == project_row.id,)
+        if state is not None:
+            conditions += (JobRow.state == choice(JobState, "state", state.upper()).value,)
+        return conditions
 
     def _by_key(self, session: Session, actor: Actor, key: str | None) -> JobRow | None:
         if key is None:

@@ -142,6 +142,22 @@ class UsageView:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberSpendView:
+    """What one person's jobs in a project were charged."""
+
+    user: str
+    display_name: str
+    is_pi: bool
+    is_member: bool
+    """False for someone charged to the project who has since left it."""
+    jobs: int
+    """Jobs they submitted to the project, in any state."""
+    used_units: int
+    used_gpu_hours: float
+    cost_krw: int
+
+
+@dataclass(frozen=True, slots=True)
 class ReservationView:
     id: int
     name: str

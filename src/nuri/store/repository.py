@@ -21,7 +21,7 @@ from nuri.domain.commons import (
 )
 from nuri.domain.errors import NotFound
 from nuri.domain.jobs import ACTIVE_STATES, Job, JobState
-from nuri.domain.ledger import Balance, Charge, balance_of
+from nuri.domain.ledger import Balance, Charge
 from nuri.store.tables import (
     AllocationPoolRow,
     AllocationRow,
@@ -153,13 +153,26 @@ def named(session: Session, table: type[RowT], kind: str, name: str) -> RowT:
 def allocation_balances(
     session: Session, allocations: Sequence[Allocation]
 ) -> list[tuple[Allocation, Balance]]:
-    """Each allocation with its balance: charges from the ledger, holds from its active jobs."""
+    """Each allocation with its balance: charges from the ledger, holds from its active jobs.
+
+    The ledger's integer columns are summed by the database (the same sums ``balance_of`` makes
+    of the charges, without loading a year of them into memory on every submission).
+    """
     ids = [allocation.id for allocation in allocations]
     if not ids:
         return []
-    charges: dict[int, list[Charge]] = {allocation_id: [] for allocation_id in ids}
-    for row in session.scalars(select(LedgerEntryRow).where(LedgerEntryRow.allocation_id.in_(ids))):
-        charges[row.allocation_id].append(charge_of(row))
+    charged: dict[int, tuple[int, int]] = {
+        int(allocation_id): (int(units), int(won))
+        for allocation_id, units, won in session.execute(
+            select(
+                LedgerEntryRow.allocation_id,
+                func.sum(LedgerEntryRow.h100e_units),
+                func.sum(LedgerEntryRow.cost_krw),
+            )
+            .where(LedgerEntryRow.allocation_id.in_(ids))
+            .group_by(LedgerEntryRow.allocation_id)
+        )
+    }
     holds = dict(
         iter(
             session.execute(
@@ -172,8 +185,11 @@ def allocation_balances(
     return [
         (
             allocation,
-            balance_of(
-                allocation.awarded_units, charges[allocation.id], int(holds.get(allocation.id, 0))
+            Balance(
+                awarded_units=allocation.awarded_units,
+                charged_units=charged.get(allocation.id, (0, 0))[0],
+                held_units=int(holds.get(allocation.id, 0)),
+                cost_krw=charged.get(allocation.id, (0, 0))[1],
             ),
         )
         for allocation in allocations

@@ -425,3 +425,21 @@ class CourseStudentRow(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"))
+
+
+class WebSessionRow(Base):
+    """A browser signed in to the web portal with an API token.
+
+    Only the SHA-256 digest of the session id (the cookie's value) is kept, so a copy of the
+    database signs nobody in. A session ends at ``expires_at``, at sign-out (the row is deleted),
+    or as soon as the API token it was opened with is revoked or expires.
+    """
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    """Sent back in a hidden field of every form; a POST without it is refused."""
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,99 @@
+"""What a portal page shows when something goes wrong: a page, never a stack trace or JSON.
+
+The API's error handlers answer JSON for the whole app; portal routes use ``PortalRoute``, which
+catches errors before those handlers do and answers in HTML:
+
+    SignInRequired        303 to the sign-in page, coming back here afterwards
+    CsrfRefused           403: the form is stale or not from this site; reload and try again
+    DomainError           its message, with the API's status for it (400, 403, 404, 409, 422)
+    RequestValidationError
+                          404 for a malformed path (``/jobs/abc``), 400 for a malformed query
+    anything else         500: "something went wrong"; the details go to the server log
+
+A request from the page's own refresh script (see ``FRAGMENT_HEADER``) gets the bare status
+instead, so that a page whose session ended stops refreshing rather than showing a sign-in form
+inside a table.
+"""
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+
+from nuri.api.errors import STATUS
+from nuri.domain.errors import DomainError
+from nuri.web.csrf import CsrfRefused
+from nuri.web.pages import SignInRequired, build_page, is_fragment_request
+
+log = logging.getLogger(__name__)
+
+
+class PortalRoute(APIRoute):
+    """A route whose errors become friendly HTML pages (see the module's table)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def portal_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException:
+                raise
+            except Exception as error:  # every error becomes a page, as the table above says
+                return error_response(request, error)
+
+        return portal_handler
+
+
+def error_response(request: Request, error: Exception) -> Response:
+    if isinstance(error, SignInRequired):
+        if is_fragment_request(request):
+            return Response(status_code=401)
+        target = request.url.path
+        if request.url.query:
+            target += f"?{request.url.query}"
+        sign_in = request.app.url_path_for("portal_sign_in")
+        return RedirectResponse(f"{sign_in}?{urlencode({'next': target})}", status_code=303)
+    if isinstance(error, CsrfRefused):
+        status, title, message = 403, "error.csrf.title", "error.csrf.message"
+        detail = None
+    elif isinstance(error, DomainError):
+        status, title, message = STATUS.get(type(error), 400), _title(error), None
+        detail = error.message
+    elif isinstance(error, RequestValidationError):
+        in_path = any(item.get("loc", ("",))[0] == "path" for item in error.errors())
+        status = 404 if in_path else 400
+        title = "error.not_found.title" if in_path else "error.bad_request.title"
+        message, detail = "error.bad_address.message", None
+    else:
+        log.exception("portal page %s failed", request.url.path, exc_info=error)
+        status, title, message, detail = 500, "error.internal.title", "error.internal.message", None
+    if is_fragment_request(request):
+        return Response(status_code=status)
+    try:
+        page = build_page(request, require_sign_in=False)
+    except Exception:  # the database itself may be what failed; say so without a template
+        log.exception("portal error page could not be built", exc_info=error)
+        return Response("internal error", status_code=500, media_type="text/plain")
+    return page.render(
+        "error.html",
+        status=status,
+        title_key=title,
+        message_key=message,
+        detail=detail,
+    )
+
+
+def _title(error: DomainError) -> str:
+    status = STATUS.get(type(error), 400)
+    return {
+        403: "error.forbidden.title",
+        404: "error.not_found.title",
+        409: "error.conflict.title",
+        422: "error.refused.title",
+    }.get(status, "error.bad_request.title")
