@@ -33,6 +33,11 @@ def test_on_pace_ahead_behind_and_the_projection_from_the_recent_rate() -> None:
         starts_at=START, ends_at=END, now=now, recent_units=0,
     )  # fmt: skip
     assert idle.pace is Pace.BEHIND and idle.projected_exhaustion is None
+    trickle = burn_down(
+        awarded_units=10**15, used_units=0, held_units=0,
+        starts_at=START, ends_at=END, now=now, recent_units=14,
+    )  # fmt: skip
+    assert trickle.units_per_day == 1 and trickle.projected_exhaustion is None
 
 
 def test_holds_count_as_spent_and_states_outside_the_term() -> None:

@@ -8,11 +8,14 @@ from sqlalchemy import text
 
 import nuri
 from nuri.api.errors import install_error_handlers
-from nuri.api.v1 import catalogue, classroom, programmes, routes
+from nuri.api.metrics import install_metrics
+from nuri.api.request_log import install_request_log
+from nuri.api.v1 import catalogue, classroom, programmes, reports, routes
 from nuri.api.v1.schemas import Health
 from nuri.engine.runner import EngineThread
 from nuri.service.commons import Commons
 from nuri.store.migrate import current_revision
+from nuri.web.app import mount_portal
 
 
 def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
@@ -41,10 +44,14 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     )
     app.state.commons = commons
     install_error_handlers(app)
+    install_metrics(app, commons)
+    install_request_log(app)  # added last, so outermost: its duration covers the metrics too
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(programmes.router, prefix="/api/v1")
     app.include_router(catalogue.router, prefix="/api/v1")
     app.include_router(classroom.router, prefix="/api/v1")
+    app.include_router(reports.router, prefix="/api/v1")
+    mount_portal(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Health:

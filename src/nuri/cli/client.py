@@ -28,6 +28,12 @@ class ApiClient:
         clean = {key: value for key, value in params.items() if value is not None}
         return self._send("GET", path, params=clean, retry=True)
 
+    def get_text(self, path: str, **params: Any) -> str:
+        """A GET whose answer is text (e.g. a CSV export), not JSON."""
+        clean = {key: value for key, value in params.items() if value is not None}
+        response = self._send("GET", path, params=clean, retry=True, decode=False)
+        return str(response)
+
     def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return self._send(
@@ -43,7 +49,9 @@ class ApiClient:
             "PUT", path, json=body, headers=headers, retry=idempotency_key is not None
         )
 
-    def _send(self, method: str, path: str, *, retry: bool, **kwargs: Any) -> Any:
+    def _send(
+        self, method: str, path: str, *, retry: bool, decode: bool = True, **kwargs: Any
+    ) -> Any:
         attempts = RETRIES if retry else 1
         for attempt in range(1, attempts + 1):
             try:
@@ -58,7 +66,7 @@ class ApiClient:
                 time.sleep(0.5 * attempt)
         if response.status_code >= 400:
             raise CliError(_message(response))
-        return response.json()
+        return response.json() if decode else response.text
 
 
 def _message(response: httpx.Response) -> str:

@@ -7,8 +7,8 @@ and 1 with a one-line message on standard error otherwise. ``--json`` output is 
 """
 
 import json
-import logging
 import os
+import sys
 import time
 import uuid
 from typing import Annotated, Any
@@ -16,8 +16,11 @@ from typing import Annotated, Any
 import typer
 
 from nuri.backends.protocol import BackendError
-from nuri.cli import admin, programmes, slurm, trace
+from nuri.cli import admin, programmes, reports, slurm, trace
+from nuri.cli.backup import backup, restore
 from nuri.cli.client import ApiClient, CliError
+from nuri.cli.forecast import forecast
+from nuri.cli.plan import estimate, plan
 from nuri.cli.render import errors, hours, print_json, print_table, when, won
 from nuri.cli.sim import sim
 from nuri.domain.errors import DomainError
@@ -48,7 +51,14 @@ app.add_typer(programmes.eval_app, name="eval")
 app.add_typer(programmes.catalog_app, name="catalog")
 app.add_typer(programmes.course_app, name="course")
 app.command("sim")(sim)
+app.command("plan")(plan)
+app.command("estimate")(estimate)
 app.command("audit")(programmes.audit)
+app.add_typer(reports.report_app, name="report")
+app.command("demand")(reports.demand)
+app.command("forecast")(forecast)
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print stable JSON instead of a table.")]
 
@@ -94,14 +104,13 @@ def serve(
     import uvicorn
 
     from nuri.api.app import create_app
+    from nuri.api.log_format import configure_logging
     from nuri.service.commons import open_commons
     from nuri.service.demo import seed_demo
     from nuri.service.settings import ServerSettings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = ServerSettings()
+    configure_logging(settings.log_format, stream=sys.stderr)
     if backend is not None:
         settings.backend = backend
     if slurm_mode is not None:
@@ -120,6 +129,18 @@ def serve(
         )
         if seeded:
             from nuri.service.demo_competition import CALL, seed_demo_competition
+            from nuri.service.demo_history import HISTORY_DAYS, PROJECTS_BY_POOL, seed_demo_history
+
+            # On Slurm the ledger must agree with sacct, which never saw a simulated past.
+            if commons.slurm_books is None:
+                with errors.status("nuri: simulating the demo's history"):
+                    recorded = seed_demo_history(
+                        commons.sessions, commons.clock(), settings.policy, PROJECTS_BY_POOL
+                    )
+                errors.print(
+                    f"nuri: demo history: {recorded:,} simulated jobs over the last"
+                    f" {HISTORY_DAYS} days"
+                )
 
             seed_demo_competition(commons, settings.home)
             errors.print(f"nuri: demo competition {CALL}: stage 1 evaluations queued")
@@ -138,7 +159,8 @@ def serve(
                 f"Slurm did not answer ({error}); is it running? ('nuri slurm-dev up' starts one)"
             ) from None
     errors.print(f"nuri: serving on http://{host}:{port} (OpenAPI at /openapi.json)")
-    uvicorn.run(create_app(commons), host=host, port=port, log_level="info")
+    # nuri's request log replaces uvicorn's access log, which would show raw paths and queries.
+    uvicorn.run(create_app(commons), host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command("demo-token")

@@ -17,6 +17,8 @@ from nuri.domain.errors import InvalidInput
 PACE_TOLERANCE = 0.10
 """Used share within this many points of elapsed share counts as on pace."""
 RECENT_WINDOW = timedelta(days=14)
+MAX_PROJECTION_DAYS = 36_500
+"""A trickle of use projects exhaustion centuries ahead: no projection at all says it better."""
 
 
 class Pace(StrEnum):
@@ -36,7 +38,8 @@ class BurnDown:
     units_per_day: int
     """Recent burn rate in H100e units per day (integer floor)."""
     projected_exhaustion: datetime | None
-    """When the remaining units run out at the recent rate; None without recent use."""
+    """When the remaining units run out at the recent rate; None without recent use (or if
+    that is more than a century away)."""
     exhausts_before_end: bool
 
 
@@ -67,7 +70,7 @@ def burn_down(
     projected: datetime | None = None
     if remaining == 0:
         projected = now
-    elif units_per_day > 0:
+    elif units_per_day > 0 and remaining / units_per_day <= MAX_PROJECTION_DAYS:
         projected = now + timedelta(days=remaining / units_per_day)
     return BurnDown(
         used_share=used_share,

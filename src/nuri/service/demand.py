@@ -121,19 +121,9 @@ class DemandReports:
     ) -> DemandSeriesView:
         """The last ``days`` of whole steps before now (the unfinished step is left out)."""
         _require_reader(actor)
-        if step_s < 60 or step_s > 7 * 86_400:
-            raise InvalidInput(f"the step must be between 60 s and 7 days, got {step_s} s")
-        if days <= 0:
-            raise InvalidInput(f"days must be positive, got {days}")
-        steps = days * 86_400 // step_s
-        if steps > MAX_STEPS:
-            raise InvalidInput(
-                f"{days} days in steps of {step_s} s is {steps} steps; ask for at most {MAX_STEPS}"
-            )
-        selector = parse_series_name(name)
         now = self._clock()
-        end_s = int(now.timestamp()) // step_s * step_s
-        origin_s = end_s - steps * step_s
+        steps, origin_s = _window(now, step_s, days)
+        selector = parse_series_name(name)
         with self._sessions() as session:
             scope = _scope(session, selector)
             demand = _demand(session, scope, now, origin_s, step_s, steps)
@@ -143,6 +133,26 @@ class DemandReports:
             step_s=step_s,
             points=_points(demand),
         )
+
+    def pool_series(
+        self, actor: Actor, *, step_s: int = 3600, days: int = 30
+    ) -> dict[str, DemandSeriesView]:
+        """Every pool's own series (device-hours), from one pass over jobs and ledger."""
+        _require_reader(actor)
+        steps, origin_s = _window(self._clock(), step_s, days)
+        with self._sessions() as session:
+            pools = list(session.execute(select(PoolRow.id, PoolRow.name).order_by(PoolRow.id)))
+            scope = _Scope({pool_id: RATE_SCALE for pool_id, _ in pools}, None, "device-hours", {})
+            intervals = _intervals_by_pool(session, scope, self._clock(), origin_s)
+        return {
+            name: DemandSeriesView(
+                series=f"pool:{name}",
+                unit="device-hours",
+                step_s=step_s,
+                points=_points(demand_steps(*intervals[pool_id], origin_s, step_s, steps)),
+            )
+            for pool_id, name in pools
+        }
 
     def forecast(
         self, actor: Actor, name: str, *, horizon: str, step_s: int = 3600, days: int = 30
@@ -179,6 +189,22 @@ class DemandReports:
                     if hi > lo:
                         extra[step] += rate_per_s * (hi - lo)
         return extra
+
+
+def _window(now: datetime, step_s: int, days: int) -> tuple[int, int]:
+    """How many whole steps ``days`` hold, and where the first starts (the last ends at the
+    start of the unfinished step)."""
+    if step_s < 60 or step_s > 7 * 86_400:
+        raise InvalidInput(f"the step must be between 60 s and 7 days, got {step_s} s")
+    if days <= 0:
+        raise InvalidInput(f"days must be positive, got {days}")
+    steps = days * 86_400 // step_s
+    if steps > MAX_STEPS:
+        raise InvalidInput(
+            f"{days} days in steps of {step_s} s is {steps} steps; ask for at most {MAX_STEPS}"
+        )
+    end_s = int(now.timestamp()) // step_s * step_s
+    return steps, end_s - steps * step_s
 
 
 def _require_reader(actor: Actor) -> None:
@@ -221,8 +247,24 @@ def _scope(session: Session, selector: SeriesSelector) -> _Scope:
 def _demand(
     session: Session, scope: _Scope, now: datetime, origin_s: int, step_s: int, steps: int
 ) -> DemandSteps:
+    demanded: list[DemandInterval] = []
+    delivered: list[DemandInterval] = []
+    for wanted, held in _intervals_by_pool(session, scope, now, origin_s).values():
+        demanded.extend(wanted)
+        delivered.extend(held)
+    return demand_steps(demanded, delivered, origin_s, step_s, steps)
+
+
+def _intervals_by_pool(
+    session: Session, scope: _Scope, now: datetime, origin_s: int
+) -> dict[int, tuple[list[DemandInterval], list[DemandInterval]]]:
+    """Demanded and delivered intervals in the scope since ``origin_s``, per pool: one pass
+    over the jobs and one over the ledger, however many pools are wanted."""
     origin = datetime.fromtimestamp(origin_s, UTC)
     accelerator_pool = _pool_of_each_accelerator(session)
+    by_pool: dict[int, tuple[list[DemandInterval], list[DemandInterval]]] = {
+        pool_id: ([], []) for pool_id in scope.pool_weights
+    }
     jobs = select(
         JobRow.pool_id,
         JobRow.accelerator,
@@ -233,9 +275,8 @@ def _demand(
         JobRow.started_at,
         JobRow.ended_at,
     ).where((JobRow.ended_at.is_(None)) | (JobRow.ended_at > origin))
-    demanded: list[DemandInterval] = []
-    delivered: list[DemandInterval] = []
     now_s = int(now.timestamp())
+    running = JobState.RUNNING.value
     for (
         pool_id,
         accelerator,
@@ -253,10 +294,11 @@ def _demand(
             scope.project_ids is not None and project_id not in scope.project_ids
         ):
             continue
+        wanted, held = by_pool[pool]  # type: ignore[index]
         end_s = int(ended.timestamp()) if ended is not None else now_s
-        demanded.append(DemandInterval(int(submitted.timestamp()), end_s, devices, weight))
-        if state == JobState.RUNNING.value and started is not None:
-            delivered.append(DemandInterval(int(started.timestamp()), now_s, devices, weight))
+        wanted.append(DemandInterval(int(submitted.timestamp()), end_s, devices, weight))
+        if state == running and started is not None:
+            held.append(DemandInterval(int(started.timestamp()), now_s, devices, weight))
     charges = select(
         LedgerEntryRow.pool_id,
         LedgerEntryRow.project_id,
@@ -271,8 +313,8 @@ def _demand(
         ):
             continue
         end_s = int(charged_at.timestamp())
-        delivered.append(DemandInterval(end_s - seconds, end_s, devices, weight))
-    return demand_steps(demanded, delivered, origin_s, step_s, steps)
+        by_pool[pool_id][1].append(DemandInterval(end_s - seconds, end_s, devices, weight))
+    return by_pool
 
 
 def _pool_of_each_accelerator(session: Session) -> dict[str, int]:

@@ -288,9 +288,10 @@ class Reports:
                 )
             )
             waits = _waits_by_pool(session, since)
+        every_series = self._demand.pool_series(actor, step_s=3600, days=days)
         rows = []
         for pool, hub in pools:
-            series = self._demand.series(actor, f"pool:{pool.name}", step_s=3600, days=days)
+            series = every_series[pool.name]
             demanded = np.array([point.demanded for point in series.points], dtype=np.float64)
             delivered = float(sum(point.delivered for point in series.points))
             devices = pool.nodes * pool.devices_per_node
