@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -98,7 +99,7 @@ def review_form(client: TestClient, proposal: str = "nlp-llm") -> str:
     return response.text
 
 
-def post_review(client: TestClient, html: str, **fields: str) -> object:
+def post_review(client: TestClient, html: str, **fields: str) -> httpx.Response:
     data = {
         "csrf_token": csrf_of(html),
         "score.excellence": "4",
