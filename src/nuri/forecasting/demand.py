@@ -51,6 +51,43 @@ class DemandInterval:
             )
 
 
+class IntervalColumns:
+    """Many intervals as three integer columns: for 100,000 jobs, far cheaper (in time and in
+    garbage to collect) than one object each."""
+
+    __slots__ = ("ends", "rates", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.rates: list[int] = []
+
+    def add(self, start_s: int, end_s: int, devices: int, weight_milli: int = RATE_SCALE) -> None:
+        if end_s < start_s or devices < 0 or weight_milli < 0:
+            raise InvalidInput(
+                "a demand interval needs start <= end and no negative devices or weight,"
+                f" got {start_s}-{end_s} x {devices} x {weight_milli}"
+            )
+        self.starts.append(start_s)
+        self.ends.append(end_s)
+        self.rates.append(devices * weight_milli)
+
+    def extend(self, other: "IntervalColumns") -> None:
+        self.starts.extend(other.starts)
+        self.ends.extend(other.ends)
+        self.rates.extend(other.rates)
+
+    @classmethod
+    def of(cls, intervals: Sequence[DemandInterval]) -> "IntervalColumns":
+        columns = cls()
+        for interval in intervals:
+            columns.add(interval.start_s, interval.end_s, interval.devices, interval.weight_milli)
+        return columns
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
 @dataclass(frozen=True, slots=True)
 class DemandSteps:
     """Per-step demanded and delivered hours, for steps starting at ``origin_s + k * step_s``."""
@@ -70,34 +107,29 @@ class DemandSteps:
 
 
 def step_hours(
-    intervals: Sequence[DemandInterval], origin_s: int, step_s: int, steps: int
+    intervals: Sequence[DemandInterval] | IntervalColumns, origin_s: int, step_s: int, steps: int
 ) -> FloatArray:
     """Weighted device-hours of ``intervals`` within each of ``steps`` steps from ``origin_s``."""
+    columns = intervals if isinstance(intervals, IntervalColumns) else IntervalColumns.of(intervals)
     if step_s <= 0:
         raise InvalidInput(f"the step must be a positive number of seconds, got {step_s}")
     if steps < 0:
         raise InvalidInput(f"the number of steps must not be negative, got {steps}")
     # Seconds from the origin keep the integer moments far from int64's limit.
     boundaries = step_s * np.arange(steps + 1, dtype=np.int64)
-    if not intervals:
+    if not len(columns):
         return np.zeros(steps, dtype=np.float64)
-    starts = np.fromiter(
-        (max(i.start_s - origin_s, 0) for i in intervals), dtype=np.int64, count=len(intervals)
-    )
-    ends = np.fromiter(
-        (max(i.end_s - origin_s, 0) for i in intervals), dtype=np.int64, count=len(intervals)
-    )
-    rates = np.fromiter(
-        (i.devices * i.weight_milli for i in intervals), dtype=np.int64, count=len(intervals)
-    )
+    starts = np.maximum(np.asarray(columns.starts, dtype=np.int64) - origin_s, 0)
+    ends = np.maximum(np.asarray(columns.ends, dtype=np.int64) - origin_s, 0)
+    rates = np.asarray(columns.rates, dtype=np.int64)
     integral = _integral_at(boundaries, starts, rates) - _integral_at(boundaries, ends, rates)
     # Integer device-seconds x thousandths, converted once to hours.
     return np.diff(integral).astype(np.float64) / (RATE_SCALE * 3600)
 
 
 def demand_steps(
-    demanded: Sequence[DemandInterval],
-    delivered: Sequence[DemandInterval],
+    demanded: Sequence[DemandInterval] | IntervalColumns,
+    delivered: Sequence[DemandInterval] | IntervalColumns,
     origin_s: int,
     step_s: int,
     steps: int,

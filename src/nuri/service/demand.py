@@ -26,7 +26,7 @@ from nuri.domain.jobs import JobState
 from nuri.domain.units import H100E_UNITS_PER_GPU_HOUR, RATE_SCALE
 from nuri.engine.clock import Clock
 from nuri.forecasting.chooser import forecast_series
-from nuri.forecasting.demand import DemandInterval, DemandSteps, demand_steps
+from nuri.forecasting.demand import DemandSteps, IntervalColumns, demand_steps
 from nuri.forecasting.forecast import Forecast
 from nuri.forecasting.series import parse_horizon, series_from_points
 from nuri.service.auth import Actor
@@ -247,8 +247,7 @@ def _scope(session: Session, selector: SeriesSelector) -> _Scope:
 def _demand(
     session: Session, scope: _Scope, now: datetime, origin_s: int, step_s: int, steps: int
 ) -> DemandSteps:
-    demanded: list[DemandInterval] = []
-    delivered: list[DemandInterval] = []
+    demanded, delivered = IntervalColumns(), IntervalColumns()
     for wanted, held in _intervals_by_pool(session, scope, now, origin_s).values():
         demanded.extend(wanted)
         delivered.extend(held)
@@ -257,14 +256,12 @@ def _demand(
 
 def _intervals_by_pool(
     session: Session, scope: _Scope, now: datetime, origin_s: int
-) -> dict[int, tuple[list[DemandInterval], list[DemandInterval]]]:
+) -> dict[int, tuple[IntervalColumns, IntervalColumns]]:
     """Demanded and delivered intervals in the scope since ``origin_s``, per pool: one pass
     over the jobs and one over the ledger, however many pools are wanted."""
     origin = datetime.fromtimestamp(origin_s, UTC)
     accelerator_pool = _pool_of_each_accelerator(session)
-    by_pool: dict[int, tuple[list[DemandInterval], list[DemandInterval]]] = {
-        pool_id: ([], []) for pool_id in scope.pool_weights
-    }
+    by_pool = {pool_id: (IntervalColumns(), IntervalColumns()) for pool_id in scope.pool_weights}
     jobs = select(
         JobRow.pool_id,
         JobRow.accelerator,
@@ -296,9 +293,9 @@ def _intervals_by_pool(
             continue
         wanted, held = by_pool[pool]  # type: ignore[index]
         end_s = int(ended.timestamp()) if ended is not None else now_s
-        wanted.append(DemandInterval(int(submitted.timestamp()), end_s, devices, weight))
+        wanted.add(int(submitted.timestamp()), end_s, devices, weight)
         if state == running and started is not None:
-            held.append(DemandInterval(int(started.timestamp()), now_s, devices, weight))
+            held.add(int(started.timestamp()), now_s, devices, weight)
     charges = select(
         LedgerEntryRow.pool_id,
         LedgerEntryRow.project_id,
@@ -313,7 +310,7 @@ def _intervals_by_pool(
         ):
             continue
         end_s = int(charged_at.timestamp())
-        by_pool[pool_id][1].append(DemandInterval(end_s - seconds, end_s, devices, weight))
+        by_pool[pool_id][1].add(end_s - seconds, end_s, devices, weight)
     return by_pool
 
 
