@@ -322,6 +322,9 @@ def test_running_cost_is_exact_whole_won() -> None:
     book = CostBook()
     assert running_per_device_year(52_000_000, 700, book.assumptions) == 9_242_332
     assert book.device_cost("h100").running_krw_per_year == 9_242_332
+    # Rounded once, half up: 3,074.76 + 2,700 + 0.1 = 5,774.86 -> 5,775; 0.5 -> 1 (not 0).
+    assert running_per_device_year(1, 1, book.assumptions) == 5_775
+    assert running_per_device_year(5, 0, book.assumptions) == 1
 
 
 def test_cost_overrides_from_most_general_to_most_specific() -> None:

@@ -56,6 +56,10 @@ def plan(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the sampled demand.")] = 0,
     samples: Annotated[int, typer.Option(help="Sampled workloads per pool.")] = 8,
+    confidence: Annotated[
+        float,
+        typer.Option(help="Bootstrap confidence the p90 must meet the target with (0-1)."),
+    ] = 0.9,
     policy: Annotated[str, typer.Option(help="Scheduling policy simulated.")] = "easy-backfill",
     jobs_like: Annotated[
         Path | None,
@@ -83,6 +87,7 @@ def plan(
         policy=policy,
         budget_krw=parse_won(budget) if budget is not None else None,
         arrivals=arrival_model,
+        confidence=confidence,
     )
     spec = load_cluster_spec(cluster)
     forecasts = read_forecasts(forecast, spec)
