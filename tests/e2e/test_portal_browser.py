@@ -433,6 +433,12 @@ def test_manager_and_operator_see_the_call_and_dashboards_in_both_languages(
     page.get_by_role("navigation", name="현황 항목").get_by_role("link", name="대기 시간").click()
     expect(page.get_by_role("heading", level=2)).to_contain_text("대기 시간")
     shoot(page, "dashboard-waits-ko")
+    page.get_by_role("navigation", name="현황 항목").get_by_role("link", name="증설 계획").click()
+    page.get_by_label("풀").select_option("rngd-gwangju")
+    page.get_by_label("90% 대기 시간 목표").select_option("4h")
+    page.get_by_role("button", name="계획 세우기").click()
+    expect(page.locator("#plan-table")).to_contain_text("rngd-gwangju", timeout=60_000)
+    shoot(page, "dashboard-plan-ko")
     assert problems == [], problems
     context.close()
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from nuri.api.app import create_app
 from nuri.domain.errors import InvalidInput
+from nuri.service.demo_history import seed_demo_history
 from nuri.web.dashboard_queries import jain_index, summarise_waits
 from tests.conftest import World
 from tests.integration.test_portal import sign_in
@@ -145,3 +146,22 @@ def test_wait_histogram_and_jain_index() -> None:
     assert jain_index([1.0, 1.0, 1.0]) == pytest.approx(1.0)
     assert jain_index([1.0, 0.0]) == pytest.approx(0.5)
     assert jain_index([]) is None
+
+
+def test_the_capacity_plan_page_plans_a_pool_from_its_forecast(dashboards: Dashboards) -> None:
+    """With four weeks of (simulated) history, a pool's plan shows a recommended size, its
+    simulated p90 wait and costs, and the H100 / NPU comparison, in both languages."""
+    world = dashboards.world
+    client = dashboards.signed_in("manager")
+    form = client.get("/dashboard/plan")
+    assert form.status_code == 200 and '<label for="pool">Pool</label>' in form.text
+    assert 'id="plan-table"' not in form.text
+    seed_demo_history(world.commons.sessions, world.clock(), "fifo", {"h100": ["vision"]})
+    page = client.get("/dashboard/plan?pool=h100&target=4h")
+    assert page.status_code == 200, page.text
+    assert 'id="plan-table"' in page.text and "Recommended size for a p90 wait of 4h" in page.text
+    assert "RNGD" in page.text and "₩" in page.text
+    korean = dashboards.signed_in("admin", "ko").get("/dashboard/plan?pool=h100&target=4h")
+    assert korean.status_code == 200 and "90% 대기 시간 4h 목표의 권고 규모" in korean.text
+    assert client.get("/dashboard/plan?pool=h100&target=2d").status_code == 400
+    assert dashboards.signed_in("pi").get("/dashboard/plan").status_code == 403

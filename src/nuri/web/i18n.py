@@ -753,6 +753,47 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "dashboard.horizon.2d": ("2 days", "2일"),
     "dashboard.horizon.7d": ("7 days", "7일"),
     "dashboard.no_forecast": ("No forecast for this series", "이 시계열은 예측할 수 없습니다"),
+    "dashboard.section.plan": ("Capacity plan", "증설 계획"),
+    "dashboard.plan_heading": ("How many devices to buy", "얼마나 더 사야 하나"),
+    "dashboard.plan_explained": (
+        "For one pool: samples of its forecast demand for the next week are simulated on candidate"
+        " sizes with the scheduler's own policy code ({samples} samples, whole nodes), and the"
+        " smallest size where 90% of jobs start within the target is recommended, with Erlang C as"
+        " a cross-check and the cost in won. `nuri plan` plans several pools with more samples.",
+        "풀 하나에 대해, 다음 주 수요 예측에서 뽑은 표본을 스케줄러와 같은 정책 코드로 후보 규모마다"
+        " 모의 실행하고(표본 {samples}개, 노드 단위), 작업의 90%가 목표 대기 시간 안에 시작하는 가장"
+        " 작은 규모를 권고합니다. 얼랑 C로 교차 확인하고 비용은 원으로 보입니다. 여러 풀을 더 많은"
+        " 표본으로 계획하려면 `nuri plan`을 쓰세요.",
+    ),
+    "dashboard.plan_pool": ("Pool", "풀"),
+    "dashboard.plan_target": ("p90 wait target", "90% 대기 시간 목표"),
+    "dashboard.plan_run": ("Plan", "계획 세우기"),
+    "dashboard.no_plan": ("No plan for this pool", "이 풀은 계획할 수 없습니다"),
+    "dashboard.plan_caption": (
+        "Recommended size for a p90 wait of {target}",
+        "90% 대기 시간 {target} 목표의 권고 규모",
+    ),
+    "dashboard.plan_current": ("Devices now", "현재 장치"),
+    "dashboard.plan_recommended": ("Recommended", "권고"),
+    "dashboard.plan_added": ("To add", "추가"),
+    "dashboard.plan_simulated_p90": ("Simulated p90 wait", "모의 90% 대기 시간"),
+    "dashboard.plan_erlang": ("Erlang C devices", "얼랑 C 장치 수"),
+    "dashboard.plan_capital": ("Capital (added)", "구매비(추가분)"),
+    "dashboard.plan_running": ("Running per year", "연간 운영비"),
+    "dashboard.plan_compare": (
+        "H100 and domestic NPUs, per workload class",
+        "작업 종류별 H100과 국산 NPU 비교",
+    ),
+    "dashboard.plan_compare_explained": (
+        "Cost of one H100e GPU-hour delivered (price and running cost over the device's life);"
+        " the basis says where each figure comes from.",
+        "H100 환산 GPU시간 하나를 제공하는 비용(장치 수명 동안의 구매비와 운영비)입니다. 근거 열에"
+        " 각 수치의 출처가 있습니다.",
+    ),
+    "dashboard.plan_accelerator": ("Accelerator", "가속기"),
+    "dashboard.plan_class": ("Workload", "작업 종류"),
+    "dashboard.plan_per_h100e_hour": ("Won per H100e GPU-hour", "H100e GPU시간당 원"),
+    "dashboard.plan_basis": ("Basis", "근거"),
     "dashboard.forecast_summary": (
         "Chart: history and forecast by the {model} model, in {unit}; at the end of the horizon"
         " {mean} (80% interval {lo} to {hi}). The same figures are in the table below.",

@@ -7,8 +7,9 @@ Every figure comes from the use cases the API and CLI use (``commons.reports``,
 (:mod:`nuri.web.dashboard_queries`). The CSV downloads are the API's CSV views
 (``csv_text``), served with the session instead of a bearer token.
 
-The capacity plan (``nuri plan``) is not here: it simulates the queue for minutes, which is a
-job for the command line, not a page.
+The capacity plan page plans one pool at a time, with few samples, against the pool's own
+forecast: simulating candidate sizes takes seconds, so its result is kept (per process) until
+another hour of history is complete; ``nuri plan`` does the full job for many pools.
 """
 
 import json
@@ -23,9 +24,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from nuri.domain.cluster_spec import ClusterSpec, PoolSpec
 from nuri.domain.commons import OrganisationKind
 from nuri.domain.errors import InvalidInput
+from nuri.domain.units import parse_exchange_rate
 from nuri.forecasting.forecast import Forecast
+from nuri.planning.capacity import CapacityPlan, PlanSettings, plan_capacity
+from nuri.planning.demand_sampling import synthetic_shapes
 from nuri.service.csv_export import csv_text
 from nuri.service.demand import DemandPoint
 from nuri.service.reports import NeedRow, SpendRow
@@ -413,3 +418,75 @@ def _forecast(page: Page, series: str, horizon: str, last_step: datetime) -> For
 
 def _recent(points: Sequence[DemandPoint], steps: int) -> Sequence[DemandPoint]:
     return points[-steps:]
+
+
+# -- capacity plan ---------------------------------------------------------------------------
+
+PLAN_TARGETS = ("30m", "1h", "4h")
+PLAN_TARGET_S = {"30m": 1800.0, "1h": 3600.0, "4h": 14_400.0}
+PLAN_SAMPLES = 2
+"""Few samples keep the page to seconds; ``nuri plan --samples 8`` is the careful answer."""
+_PLANS: "OrderedDict[tuple[str, str, str, datetime], CapacityPlan]" = OrderedDict()
+_PLANS_LOCK = threading.Lock()
+
+
+@router.get("/dashboard/plan", name="portal_plan")
+def plan_page(
+    page: SignedInPage,
+    pool: Annotated[str | None, Query(max_length=63)] = None,
+    target: Annotated[str, Query(max_length=8)] = "1h",
+) -> Response:
+    """How many devices a pool needs for 90% of jobs to start within a target wait, by
+    simulating samples of its forecast demand on candidate sizes, with the cost in won and how
+    H100s compare with domestic NPUs per workload class."""
+    require_commons_reader(page.actor)
+    pools = page.commons.directory.list_pools()
+    if target not in PLAN_TARGETS:
+        raise InvalidInput(f"choose a target of {', '.join(PLAN_TARGETS)}")
+    context: dict[str, Any] = {
+        "pools": pools,
+        "chosen": pool,
+        "target": target,
+        "targets": PLAN_TARGETS,
+        "plan": None,
+        "problem": None,
+        "samples": PLAN_SAMPLES,
+    }
+    if pool is None:
+        return _render(page, "dashboard_plan.html", "plan", **context)
+    found = next((p for p in pools if p.name == pool), None)
+    if found is None:
+        raise InvalidInput(f"unknown pool {pool!r}")
+    history = page.commons.demand.series(page.actor, f"pool:{pool}", step_s=3600, days=1)
+    last_step = history.points[-1].timestamp
+    try:
+        forecast = _forecast(page, f"pool:{pool}", "7d", last_step)
+    except InvalidInput as problem:
+        context["problem"] = problem.message
+        return _render(page, "dashboard_plan.html", "plan", **context)
+    key = (page.commons.settings.resolved_database_url(), pool, target, last_step)
+    with _PLANS_LOCK:
+        made = _PLANS.get(key)
+    if made is None:
+        spec = PoolSpec(
+            pool_id=found.id,
+            hub=found.hub,
+            name=found.name,
+            accelerator=found.accelerator,
+            nodes=found.nodes,
+            devices_per_node=found.devices_per_node,
+            rate_milli=parse_exchange_rate(found.exchange_rate),
+            krw_per_device_hour=found.krw_per_device_hour,
+        )
+        made = plan_capacity(
+            ClusterSpec(pools=(spec,)),
+            {found.name: forecast},
+            PlanSettings(target_p90_wait_s=PLAN_TARGET_S[target], samples=PLAN_SAMPLES),
+            shapes=synthetic_shapes(seed=0),
+        )
+        with _PLANS_LOCK:
+            _PLANS[key] = made
+            while len(_PLANS) > _FORECASTS_KEPT:
+                _PLANS.popitem(last=False)
+    context["plan"] = made
+    return _render(page, "dashboard_plan.html", "plan", **context)
