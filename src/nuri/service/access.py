@@ -3,6 +3,7 @@
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from nuri.domain.commons import Role
 from nuri.domain.errors import Forbidden
 from nuri.service.auth import Actor
 from nuri.store.tables import ProjectMemberRow, ProjectRow
@@ -11,6 +12,14 @@ from nuri.store.tables import ProjectMemberRow, ProjectRow
 def require_admin(actor: Actor, action: str) -> None:
     if not actor.is_admin:
         raise Forbidden(f"only an admin may {action}; you are {actor.name} ({actor.role})")
+
+
+def require_commons_reader(actor: Actor, action: str) -> None:
+    """Commons-wide figures (demand, spend, needs, dashboards) are for admins and managers."""
+    if actor.role not in (Role.ADMIN, Role.MANAGER):
+        raise Forbidden(
+            f"only admins and programme managers may {action}; you are {actor.name} ({actor.role})"
+        )
 
 
 def visible_project_ids(session: Session, actor: Actor) -> set[int] | None:

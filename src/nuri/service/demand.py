@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from nuri.domain.commons import OrganisationKind, ResearchField, Role
-from nuri.domain.errors import Forbidden, InvalidInput, NotFound
+from nuri.domain.commons import OrganisationKind, ResearchField
+from nuri.domain.errors import InvalidInput, NotFound
 from nuri.domain.jobs import JobState
 from nuri.domain.units import H100E_UNITS_PER_GPU_HOUR, RATE_SCALE
 from nuri.engine.clock import Clock
@@ -29,6 +29,7 @@ from nuri.forecasting.chooser import forecast_series
 from nuri.forecasting.demand import DemandSteps, IntervalColumns, demand_steps
 from nuri.forecasting.forecast import Forecast
 from nuri.forecasting.series import parse_horizon, series_from_points
+from nuri.service.access import require_commons_reader
 from nuri.service.auth import Actor
 from nuri.store.tables import (
     AllocationPoolRow,
@@ -120,7 +121,7 @@ class DemandReports:
         self, actor: Actor, name: str, *, step_s: int = 3600, days: int = 30
     ) -> DemandSeriesView:
         """The last ``days`` of whole steps before now (the unfinished step is left out)."""
-        _require_reader(actor)
+        require_commons_reader(actor, "read the commons' demand")
         now = self._clock()
         steps, origin_s = _window(now, step_s, days)
         selector = parse_series_name(name)
@@ -138,7 +139,7 @@ class DemandReports:
         self, actor: Actor, *, step_s: int = 3600, days: int = 30
     ) -> dict[str, DemandSeriesView]:
         """Every pool's own series (device-hours), from one pass over jobs and ledger."""
-        _require_reader(actor)
+        require_commons_reader(actor, "read the commons' demand")
         steps, origin_s = _window(self._clock(), step_s, days)
         with self._sessions() as session:
             pools = list(session.execute(select(PoolRow.id, PoolRow.name).order_by(PoolRow.id)))
@@ -175,7 +176,7 @@ class DemandReports:
         self, actor: Actor, name: str, *, after: datetime, step_s: int, steps: int
     ) -> list[float]:
         """Demand per step promised by future awards and ongoing calls, in the series' unit."""
-        _require_reader(actor)
+        require_commons_reader(actor, "read the commons' demand")
         selector = parse_series_name(name)
         origin_s = int(after.timestamp())
         extra = [0.0] * steps
@@ -205,14 +206,6 @@ def _window(now: datetime, step_s: int, days: int) -> tuple[int, int]:
         )
     end_s = int(now.timestamp()) // step_s * step_s
     return steps, end_s - steps * step_s
-
-
-def _require_reader(actor: Actor) -> None:
-    if actor.role not in (Role.ADMIN, Role.MANAGER):
-        raise Forbidden(
-            "only admins and programme managers may read the commons' demand;"
-            f" you are {actor.name} ({actor.role})"
-        )
 
 
 def _scope(session: Session, selector: SeriesSelector) -> _Scope:

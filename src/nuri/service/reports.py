@@ -12,7 +12,7 @@ waiting-time target.
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nuri.domain.burn_down import RECENT_WINDOW, burn_down
 from nuri.domain.commons import Role
-from nuri.domain.errors import Forbidden, InvalidInput, NotFound
+from nuri.domain.errors import InvalidInput, NotFound
 from nuri.domain.jobs import JobState
 from nuri.domain.units import H100E_UNITS_PER_GPU_HOUR, SECONDS_PER_HOUR, units_to_gpu_hours
 from nuri.engine.clock import Clock
-from nuri.service.access import visible_project_ids
+from nuri.service.access import require_commons_reader, visible_project_ids
 from nuri.service.auth import Actor
 from nuri.service.demand import DemandReports
 from nuri.store.tables import (
@@ -139,7 +139,7 @@ class Reports:
         self, actor: Actor, by: str = "pool", since: datetime | None = None
     ) -> list[SpendRow]:
         """Spend to date grouped ``by`` pool, hub, community, field, programme or project."""
-        _require_commons_reader(actor, "read the commons' spend")
+        require_commons_reader(actor, "read the commons' spend")
         if by not in SPEND_GROUPS:
             raise InvalidInput(
                 f"cannot group spend by {by!r}; choose one of {', '.join(SPEND_GROUPS)}"
@@ -204,7 +204,7 @@ class Reports:
         return awards
 
     def programme_burn_down(self, actor: Actor) -> list[ProgrammeBurnDown]:
-        _require_commons_reader(actor, "read programmes' burn-down")
+        require_commons_reader(actor, "read programmes' burn-down")
         now = self._clock()
         grouped: dict[str, list[AwardBurnDown]] = {}
         for award in self.award_burn_down(actor):
@@ -237,30 +237,34 @@ class Reports:
         return views
 
     def burn_down_curve(self, actor: Actor, allocation_id: int) -> list[BurnDownPoint]:
-        """Daily used and remaining GPU-hours of one award, from its start to today."""
+        """Used and remaining GPU-hours of one award at the end of each UTC day, from its first
+        day to today (or its last, if it has ended). The database sums the charges per day, so a
+        year-old award with tens of thousands of charges costs a few hundred rows."""
         now = self._clock()
+        day = func.date(LedgerEntryRow.created_at)  # stored as UTC; SQLite and PostgreSQL agree
         with self._sessions() as session:
             allocation = session.get(AllocationRow, allocation_id)
             visible = _visible_projects(session, actor)
             if allocation is None or (visible is not None and allocation.project_id not in visible):
                 raise NotFound(f"no award (allocation) {allocation_id} that you may see")
-            charges = list(
+            per_day = list(
                 session.execute(
-                    select(LedgerEntryRow.created_at, LedgerEntryRow.h100e_units).where(
-                        LedgerEntryRow.allocation_id == allocation_id
-                    )
+                    select(day, func.sum(LedgerEntryRow.h100e_units))
+                    .where(LedgerEntryRow.allocation_id == allocation_id)
+                    .group_by(day)
                 )
             )
         first_day = _day(allocation.starts_at)
-        last_day = _day(min(now, allocation.ends_at))
-        days = max((last_day - first_day).days + 1, 1)
-        per_day = [0] * days
-        for charged_at, units in charges:
-            index = min(max((_day(charged_at) - first_day).days, 0), days - 1)
-            per_day[index] += units
+        last_day = max(_day(min(now, allocation.ends_at)), first_day)
+        days = (last_day - first_day).days + 1
+        # Charges before the first day count on it, and after the last day on the last.
+        used_on = [0] * days
+        for charged_on, units in per_day:
+            index = min(max((_as_day(charged_on) - first_day).days, 0), days - 1)
+            used_on[index] += int(units)
         points, used = [], 0
         for index in range(days):
-            used += per_day[index]
+            used += used_on[index]
             points.append(
                 BurnDownPoint(
                     day=first_day + timedelta(days=index),
@@ -274,7 +278,7 @@ class Reports:
 
     def needs(self, actor: Actor, days: int = 30) -> list[NeedRow]:
         """Per pool: how busy it was, how much demand waited, and how many devices are missing."""
-        _require_commons_reader(actor, "read the commons' needs")
+        require_commons_reader(actor, "read the commons' needs")
         if days <= 0 or days > 366:
             raise InvalidInput(f"days must be between 1 and 366, got {days}")
         now = self._clock()
@@ -321,13 +325,6 @@ class Reports:
         return rows
 
 
-def _require_commons_reader(actor: Actor, action: str) -> None:
-    if actor.role not in (Role.ADMIN, Role.MANAGER):
-        raise Forbidden(
-            f"only admins and programme managers may {action}; you are {actor.name} ({actor.role})"
-        )
-
-
 def _visible_projects(session: Session, actor: Actor) -> set[int] | None:
     if actor.role is Role.MANAGER:
         return None
@@ -340,6 +337,12 @@ def _hours(units: int) -> float:
 
 def _day(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _as_day(value: object) -> datetime:
+    """A database's ``date()`` as a UTC midnight: SQLite answers "YYYY-MM-DD", PostgreSQL a date."""
+    text = value.isoformat() if isinstance(value, date | datetime) else str(value)
+    return datetime.fromisoformat(text[:10]).replace(tzinfo=UTC)
 
 
 def _spend_query(by: str) -> Select[Any]:

@@ -14,10 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from nuri.domain.commons import Role
-from nuri.domain.errors import Forbidden
 from nuri.domain.units import units_to_gpu_hours
-from nuri.service.auth import Actor
 from nuri.store.tables import AllocationRow, JobRow, OrganisationRow, PoolRow, ProjectRow
 
 MAX_WAIT_DAYS = 90
@@ -41,14 +38,6 @@ class WaitSummary:
     median_s: float | None
     p90_s: float | None
     bins: list[WaitBin]
-
-
-def require_commons_reader(actor: Actor) -> None:
-    if actor.role not in (Role.ADMIN, Role.MANAGER):
-        raise Forbidden(
-            "only admins and programme managers may read the commons' dashboards;"
-            f" you are {actor.name} ({actor.role})"
-        )
 
 
 def waits(sessions: sessionmaker[Session], since: datetime, pool: str | None = None) -> WaitSummary:

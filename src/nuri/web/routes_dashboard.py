@@ -31,6 +31,7 @@ from nuri.domain.units import parse_exchange_rate
 from nuri.forecasting.forecast import Forecast
 from nuri.planning.capacity import CapacityPlan, PlanSettings, plan_capacity
 from nuri.planning.demand_sampling import synthetic_shapes
+from nuri.service.access import require_commons_reader
 from nuri.service.csv_export import csv_text
 from nuri.service.demand import DemandPoint
 from nuri.service.reports import NeedRow, SpendRow
@@ -39,7 +40,6 @@ from nuri.web.dashboard_queries import (
     MAX_WAIT_DAYS,
     awarded_by_community,
     jain_index,
-    require_commons_reader,
     waits,
 )
 from nuri.web.errors import PortalRoute
@@ -48,6 +48,7 @@ from nuri.web.pages import Page, SignedInPage
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
+DASHBOARDS = "read the commons' dashboards"
 SPEND_BY = ("pool", "hub", "community", "programme")
 UTILISATION_DAYS = 28
 """Four weeks: each weekday's cell averages four days."""
@@ -88,7 +89,7 @@ def _csv(page: Page, text: str, filename: str) -> Response:
 @router.get("/dashboard", name="portal_dashboard")
 def spend_page(page: SignedInPage, by: Annotated[str, Query(max_length=20)] = "pool") -> Response:
     """Spend to date by pool, hub, community or programme, and the devices each pool lacks."""
-    require_commons_reader(page.actor)
+    require_commons_reader(page.actor, DASHBOARDS)
     if by not in SPEND_BY:
         raise InvalidInput(f"cannot group spend by {by!r}; choose one of {', '.join(SPEND_BY)}")
     spend = page.commons.reports.spend(page.actor, by=by)
@@ -115,14 +116,14 @@ def spend_page(page: SignedInPage, by: Annotated[str, Query(max_length=20)] = "p
 
 @router.get("/dashboard/spend.csv", name="portal_spend_csv")
 def spend_csv(page: SignedInPage, by: Annotated[str, Query(max_length=20)] = "pool") -> Response:
-    require_commons_reader(page.actor)
+    require_commons_reader(page.actor, DASHBOARDS)
     rows = page.commons.reports.spend(page.actor, by=by)
     return _csv(page, csv_text(SpendRow, rows), f"spend-by-{by}.csv")
 
 
 @router.get("/dashboard/needs.csv", name="portal_needs_csv")
 def needs_csv(page: SignedInPage) -> Response:
-    require_commons_reader(page.actor)
+    require_commons_reader(page.actor, DASHBOARDS)
     rows = page.commons.reports.needs(page.actor, days=30)
     return _csv(page, csv_text(NeedRow, rows), "needs.csv")
 
@@ -134,7 +135,7 @@ def demand_csv(
     days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> Response:
     """A demand series hour by hour: demanded, delivered and waiting per step."""
-    require_commons_reader(page.actor)
+    require_commons_reader(page.actor, DASHBOARDS)
     view = page.commons.demand.series(page.actor, series or "all", step_s=3600, days=days)
     name = view.series.replace(":", "-")
     return _csv(page, csv_text(DemandPoint, view.points), f"demand-{name}.csv")
@@ -184,7 +185,7 @@ def _capacity_per_hour(page: Page, series: str) -> float:
 @router.get("/dashboard/utilisation", name="portal_utilisation")
 def utilisation_page(page: SignedInPage, series: SeriesName = None) -> Response:
     """Delivered over capacity by weekday and hour (the page's time zone), last four weeks."""
-    require_commons_reader(page.actor)
+    require_commons_reader(page.actor, DASHBOARDS)
     choices = _series_choices(page, with_all=False)
     chosen = series or (choices[0].value if choices else "")
     if chosen not in {choice.value for choice in choices}:
@@ -247,7 +248,7 @@ def waits_page(
     pool: Annotated[str | None, Query(max_length=63)] = None,
 ) -> Response:
     """How long the jobs that started in the last ``days`` waited: a histogram and its CDF."""
-    require_commons_reader(page.actor)
+    require_commons_reader(page.actor, DASHBOARDS)
     pools = [view.name for view in page.commons.directory.list_pools()]
     pool = pool or None
     if pool is not None and pool not in pools:
@@ -298,7 +299,7 @@ class CommunityShare:
 @router.get("/dashboard/fairness", name="portal_fairness")
 def fairness_page(page: SignedInPage) -> Response:
     """Per community: share of H100e delivered against share awarded, and Jain's index."""
-    require_commons_reader(page.actor)
+    require_commons_reader(page.actor, DASHBOARDS)
     delivered = {
         row.name: row.gpu_hours for row in page.commons.reports.spend(page.actor, by="community")
     }
@@ -352,7 +353,7 @@ def forecast_page(
 ) -> Response:
     """A series' demand forecast with its 80% interval, the model chosen and its backtest; a
     series with too little history gets the service's reason instead of a chart."""
-    require_commons_reader(page.actor)
+    require_commons_reader(page.actor, DASHBOARDS)
     choices = _series_choices(page, with_all=True)
     chosen = series or "all"
     if chosen not in {choice.value for choice in choices}:
@@ -439,7 +440,7 @@ def plan_page(
     """How many devices a pool needs for 90% of jobs to start within a target wait, by
     simulating samples of its forecast demand on candidate sizes, with the cost in won and how
     H100s compare with domestic NPUs per workload class."""
-    require_commons_reader(page.actor)
+    require_commons_reader(page.actor, DASHBOARDS)
     pools = page.commons.directory.list_pools()
     if target not in PLAN_TARGETS:
         raise InvalidInput(f"choose a target of {', '.join(PLAN_TARGETS)}")

@@ -16,7 +16,6 @@ from fastapi.responses import Response
 from nuri.domain.errors import NotFound
 from nuri.service.programmes import CallView, ProposalView
 from nuri.service.views import AllocationView, ProjectView
-from nuri.web.burn_down import daily_burn_down
 from nuri.web.charts import PLOTLY_VERSION, burn_down_figure
 from nuri.web.errors import PortalRoute
 from nuri.web.pages import Page, PageNumber, SignedInPage
@@ -102,7 +101,7 @@ def _project(page: Page, name: str) -> ProjectView:
 
 
 def _award_chart(page: Page, allocation: AllocationView) -> AwardChart:
-    points = daily_burn_down(page.commons.sessions, allocation, page.commons.clock())
+    points = page.commons.reports.burn_down_curve(page.actor, allocation.id)
     figure = burn_down_figure(
         points,
         allocation.awarded_gpu_hours,
