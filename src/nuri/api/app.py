@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 import nuri
 from nuri.api.errors import install_error_handlers
+from nuri.api.idempotency import IdempotencyMiddleware
 from nuri.api.metrics import install_metrics
 from nuri.api.request_log import install_request_log
 from nuri.api.v1 import catalogue, classroom, programmes, reports, routes
@@ -44,6 +45,11 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     )
     app.state.commons = commons
     install_error_handlers(app)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        requests=commons.idempotent_requests,
+        directory=commons.directory,
+    )
     install_metrics(app, commons)
     install_request_log(app)  # added last, so outermost: its duration covers the metrics too
     app.include_router(routes.router, prefix="/api/v1")

@@ -15,6 +15,7 @@ from nuri.domain.errors import (
     InvalidTransition,
     NotFound,
 )
+from nuri.service.idempotency import IdempotencyKeyReused
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +26,22 @@ STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     InvalidTransition: 409,
     AdmissionRefused: 422,
+    IdempotencyKeyReused: 422,
 }
+
+
+def status_of(error: DomainError) -> int:
+    """The status of the nearest class of ``error`` that has one (a subclass keeps its parent's)."""
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 400
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": error.message}, status_code=STATUS.get(type(error), 400))
+        return JSONResponse({"detail": error.message}, status_code=status_of(error))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:

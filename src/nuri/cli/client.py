@@ -1,6 +1,7 @@
 """A small HTTP client for the API that turns every failure into a one-line message."""
 
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -15,8 +16,9 @@ class CliError(Exception):
 class ApiClient:
     """Talks to ``<url>/api/v1`` with a bearer token.
 
-    Requests that change state carry an idempotency key when the caller gives one, so they are
-    retried on connection failures without risk of doing the work twice.
+    Every request that changes state carries an ``Idempotency-Key`` (the caller's, or a fresh
+    one per call), so it is retried on connection failures and timeouts without risk of doing
+    the work twice: the server answers a retry with the first answer.
     """
 
     def __init__(self, url: str, token: str | None, timeout_s: float = 30.0) -> None:
@@ -35,19 +37,19 @@ class ApiClient:
         return str(response)
 
     def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self._send(
-            "POST", path, json=body, headers=headers, retry=idempotency_key is not None
-        )
+        return self._send_keyed("POST", path, body, idempotency_key)
 
-    def patch(self, path: str, body: Any) -> Any:
-        return self._send("PATCH", path, json=body, retry=False)
+    def patch(self, path: str, body: Any, *, idempotency_key: str | None = None) -> Any:
+        return self._send_keyed("PATCH", path, body, idempotency_key)
 
     def put(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self._send(
-            "PUT", path, json=body, headers=headers, retry=idempotency_key is not None
-        )
+        return self._send_keyed("PUT", path, body, idempotency_key)
+
+    def _send_keyed(self, method: str, path: str, body: Any, idempotency_key: str | None) -> Any:
+        # Every change carries a key (the caller's, or a fresh one), so that a retry after a
+        # timeout or a dropped connection is answered with the first answer, never done twice.
+        key = idempotency_key or uuid.uuid4().hex
+        return self._send(method, path, json=body, headers={"Idempotency-Key": key}, retry=True)
 
     def _send(
         self, method: str, path: str, *, retry: bool, decode: bool = True, **kwargs: Any

@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from typing import Annotated, Any
 
 import typer
@@ -206,6 +205,13 @@ def submit(
             " $NURI_CHECKPOINT_DIR): the job may then borrow idle reserved devices.",
         ),
     ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            help="Name this submission (e.g. a UUID): submitting again with the same key returns"
+            " the same job instead of queueing another. A fresh key is made if none is given.",
+        ),
+    ] = None,
 ) -> None:
     """Queue a job and print its id, e.g. nuri submit --project P --pool POOL --gpus 2 -- python train.py
 
@@ -221,7 +227,7 @@ def submit(
         "preemptible": preemptible,
         "workdir": os.getcwd(),
     }
-    job = client(ctx).post("/jobs", body, idempotency_key=uuid.uuid4().hex)
+    job = client(ctx).post("/jobs", body, idempotency_key=idempotency_key)
     typer.echo(job["id"])
     errors.print(
         f"queued job {job['id']} on {job['pool']} ({job['gpus']} device(s),"

@@ -20,6 +20,7 @@ from nuri.service.classroom import Classroom
 from nuri.service.competitions import Competitions
 from nuri.service.demand import DemandReports
 from nuri.service.directory import Directory
+from nuri.service.idempotency import IdempotentRequests
 from nuri.service.jobs import Jobs
 from nuri.service.programmes import Programmes
 from nuri.service.reports import Reports
@@ -50,6 +51,7 @@ class Commons:
     classroom: Classroom
     demand: DemandReports
     reports: Reports
+    idempotent_requests: IdempotentRequests
     slurm_books: SlurmBooks | None = None
 
     def scheduling_engine(self) -> SchedulingEngine:
@@ -106,6 +108,7 @@ def open_commons(
         classroom=Classroom(sessions, clock),
         demand=demand,
         reports=Reports(sessions, clock, demand),
+        idempotent_requests=IdempotentRequests(sessions, clock),
         slurm_books=books,
     )
 

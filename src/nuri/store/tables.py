@@ -102,6 +102,29 @@ class TokenRow(Base):
     """After this moment the token no longer signs anyone in (e.g. a student's, at term end)."""
 
 
+class IdempotencyKeyRow(Base):
+    """A request carried out under a client's ``Idempotency-Key``, and the answer it got.
+
+    The row is written in the same transaction as the request's first write, so a key is claimed
+    exactly when the work it stands for commits. The answer is stored just after, so a retry gets
+    the same answer; it is missing only if the server died between the two.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    request: Mapped[str] = mapped_column(String(300))
+    """Method and path, e.g. ``POST /api/v1/jobs``: named in the error when a key is reused."""
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the method, path, query and canonical body."""
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    status_code: Mapped[int | None]
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    response_body: Mapped[str | None] = mapped_column(Text)
+
+
 class ProjectRow(Base):
     __tablename__ = "projects"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nuri.api.v1.schemas import (
@@ -61,6 +61,12 @@ def current_actor(
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
+def secret_answer(response: Response) -> None:
+    """Mark an answer that carries a secret (a token): no cache, proxy or idempotency store
+    keeps it, so a retry of its request is refused rather than shown the secret again."""
+    response.headers["Cache-Control"] = "no-store"
+
+
 @router.get("/me", tags=["users"])
 def me(commons: CommonsDep, actor: ActorDep) -> UserView:
     """The caller."""
@@ -106,14 +112,16 @@ def list_users(commons: CommonsDep, actor: ActorDep) -> list[UserView]:
     return commons.directory.list_users(actor)
 
 
-@router.post("/users", status_code=201, tags=["users"])
+@router.post("/users", status_code=201, tags=["users"], dependencies=[Depends(secret_answer)])
 def create_user(body: UserCreate, commons: CommonsDep, actor: ActorDep) -> TokenIssued:
     """Create a user; the answer carries their first token, shown only this once."""
     user, token = commons.directory.create_user(actor, **body.model_dump())
     return TokenIssued(user=user.name, token=token)
 
 
-@router.post("/users/{name}/tokens", status_code=201, tags=["users"])
+@router.post(
+    "/users/{name}/tokens", status_code=201, tags=["users"], dependencies=[Depends(secret_answer)]
+)
 def issue_token(name: str, body: TokenCreate, commons: CommonsDep, actor: ActorDep) -> TokenIssued:
     return TokenIssued(user=name, token=commons.directory.issue_token(actor, name, body.label))
 

@@ -1,0 +1,169 @@
+"""The ``Idempotency-Key`` header on every request that changes something under ``/api/``.
+
+A POST, PUT, PATCH or DELETE that carries the header and a valid bearer token is carried out at
+most once for that caller and key (the rules are in :mod:`nuri.service.idempotency`):
+
+- the first time, it runs as usual, and its answer is stored;
+- a retry with the same request gets the stored answer again, with ``Idempotent-Replayed: true``;
+- the same key with another method, path or body gets 422, and nothing is done;
+- an answer marked ``Cache-Control: no-store`` (one that shows a new token) is never stored, so
+  a retry of its request is refused (409) instead of showing the secret again.
+
+Requests without the header, or whose token does not resolve (the route then answers 401), pass
+through untouched. The body is read whole before the route sees it, to fingerprint it; the body
+size limit outside this middleware bounds it.
+"""
+
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nuri.domain.errors import DomainError
+from nuri.service.directory import Directory
+from nuri.service.idempotency import (
+    IdempotencyKeyReused,
+    IdempotentRequests,
+    KeyedRequest,
+    StoredAnswer,
+    check_key,
+    fingerprint,
+)
+
+KEY_HEADER = b"idempotency-key"
+REPLAYED_HEADER = b"idempotent-replayed"
+CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class IdempotencyMiddleware:
+    """Pure ASGI, so streamed answers (logs) pass through unbuffered when no key is given."""
+
+    def __init__(self, app: ASGIApp, *, requests: IdempotentRequests, directory: Directory) -> None:
+        self._app = app
+        self._requests = requests
+        self._directory = directory
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in CHANGING_METHODS
+            or not str(scope["path"]).startswith("/api/")
+        ):
+            await self._app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        raw_key = headers.get(KEY_HEADER)
+        token = _bearer_token(headers.get(b"authorization"))
+        if raw_key is None or token is None:
+            await self._app(scope, receive, send)
+            return
+        try:
+            key = check_key(raw_key.decode("latin-1"))
+        except DomainError as error:
+            await _send_json(send, 400, {"detail": error.message})
+            return
+        actor = await run_in_threadpool(self._directory.actor_for_token, token)
+        if actor is None:
+            await self._app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        request = KeyedRequest(
+            user_id=actor.user_id,
+            key=key,
+            request=f"{scope['method']} {scope['path']}",
+            fingerprint=fingerprint(
+                scope["method"],
+                scope["path"],
+                bytes(scope.get("query_string", b"")).decode("latin-1"),
+                body,
+            ),
+        )
+        try:
+            stored = await run_in_threadpool(self._requests.stored_answer, request)
+        except IdempotencyKeyReused as error:
+            await _send_json(send, 422, {"detail": error.message})
+            return
+        if stored is not None:
+            await _replay(send, stored)
+            return
+        await self._carry_out(scope, body, send, request)
+
+    async def _carry_out(
+        self, scope: Scope, body: bytes, send: Send, request: KeyedRequest
+    ) -> None:
+        status = 500
+        content_type = "application/json"
+        secret = False
+        chunks: list[bytes] = []
+
+        async def receive_body() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send_and_keep(message: Message) -> None:
+            nonlocal status, content_type, secret
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                for name, value in message.get("headers", ()):
+                    if name.lower() == b"content-type":
+                        content_type = bytes(value).decode("latin-1")
+                    elif name.lower() == b"cache-control" and b"no-store" in bytes(value):
+                        secret = True
+            elif message["type"] == "http.response.body":
+                chunks.append(bytes(message.get("body", b"")))
+            await send(message)
+
+        with self._requests.carrying_out(request) as claim:
+            await self._app(scope, receive_body, send_and_keep)
+        if status < 500 and not secret:
+            await run_in_threadpool(
+                self._requests.store_answer, claim, status, content_type, b"".join(chunks)
+            )
+
+
+def _bearer_token(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    scheme, _, token = value.decode("latin-1").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(bytes(message.get("body", b"")))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _replay(send: Send, stored: StoredAnswer) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": stored.status_code,
+            "headers": [
+                (b"content-type", stored.content_type.encode("latin-1")),
+                (b"content-length", str(len(stored.body)).encode()),
+                (REPLAYED_HEADER, b"true"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": stored.body})
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, str]) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,273 @@
+"""Requests carried out at most once per ``Idempotency-Key``.
+
+A client that may send a request twice (it timed out, the connection dropped, the server
+restarted) names the request with a key of its own choosing. nuri then carries it out at most once
+for that caller and key, and answers every retry with the first answer:
+
+- **Claim with the work.** The key is recorded in the *same transaction* as the request's first
+  write. There is no moment at which the work has committed and the key has not, or the other way
+  round: a crash either loses both (the retry does the work) or keeps both (the retry is refused).
+- **Answer after.** Just after the request, its answer (status, type and body) is stored beside the
+  key, so a retry is answered from the store without touching anything else.
+- **Same key, other request.** A key reused with a different method, path or body is refused
+  (:class:`IdempotencyKeyReused`), so that a client bug cannot silently return the wrong job.
+- **The gap.** If the server dies after the work commits but before the answer is stored, a retry
+  runs the request again. A request whose use case notices the repeat itself (a job submission
+  finds its job by key; a name already taken) answers as it would; any other reaches its commit,
+  finds the key claimed and is rolled back whole (:class:`RequestAlreadyCarriedOut`, 409). Either
+  way nothing is done twice.
+
+The claim rides on SQLAlchemy session events of the commons' sessionmaker, so no use case needs to
+know about keys: :meth:`IdempotentRequests.carrying_out` marks the current context, and the first
+transaction in that context that writes anything adds the key row before it commits. Keys are kept
+for :data:`KEY_RETENTION`; an older key is forgotten and may be used afresh.
+"""
+
+import contextvars
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+
+from nuri.domain.errors import Conflict, DomainError, InvalidInput
+from nuri.store.tables import IdempotencyKeyRow
+
+KEY_RETENTION = timedelta(hours=24)
+"""How long a key and its answer are kept: far longer than any client retries."""
+
+MAX_STORED_ANSWER_BYTES = 1_000_000
+"""Larger answers are not stored; a retry of such a request is then refused, never repeated."""
+
+_VALID_KEY = re.compile(r"[\x21-\x7e]{1,100}")
+"""Printable ASCII without spaces: a UUID, a ULID, or any token a client makes."""
+
+_WRITTEN_TABLES = "nuri_idempotency_written_tables"
+
+
+class IdempotencyKeyReused(DomainError):
+    """A key already used for a different request (method, path or body)."""
+
+
+class RequestAlreadyCarriedOut(Conflict):
+    """The key's request was carried out before, but its answer was not stored (a crash)."""
+
+
+def check_key(key: str) -> str:
+    """``key`` if it is 1 to 100 printable ASCII characters without spaces, else InvalidInput."""
+    if not _VALID_KEY.fullmatch(key):
+        raise InvalidInput(
+            "an Idempotency-Key must be 1 to 100 printable ASCII characters without spaces,"
+            " e.g. a UUID"
+        )
+    return key
+
+
+def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    """SHA-256 of a request: method, path, query and body (JSON compared by value, not layout)."""
+    try:
+        canonical = json.dumps(
+            json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    except ValueError:  # not JSON (or not UTF-8): compare the bytes as they are
+        canonical = body
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode(), query.encode(), canonical):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedRequest:
+    """One request as a caller named it."""
+
+    user_id: int
+    key: str
+    request: str
+    """Method and path, e.g. ``POST /api/v1/jobs``."""
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """The answer the first request with a key got."""
+
+    status_code: int
+    content_type: str
+    body: bytes
+
+
+@dataclass(slots=True)
+class Claim:
+    """A keyed request being carried out; ``claimed`` once a transaction with its key commits."""
+
+    request: KeyedRequest
+    now: datetime
+    claimed: bool = False
+
+
+_CURRENT: contextvars.ContextVar[Claim | None] = contextvars.ContextVar(
+    "nuri_idempotency_claim", default=None
+)
+
+
+class IdempotentRequests:
+    """Keys, their claims and their stored answers, in the commons' database."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        _install_claim_hooks(sessions)
+
+    def stored_answer(self, request: KeyedRequest) -> StoredAnswer | None:
+        """The answer stored for ``request``'s key, or None if it must be carried out now.
+
+        Raises IdempotencyKeyReused if the key was used for another request. A key older than
+        KEY_RETENTION is forgotten here, so the request is carried out afresh.
+        """
+        now = self._clock()
+        with self._sessions.begin() as session:
+            row = session.scalar(
+                select(IdempotencyKeyRow).where(
+                    IdempotencyKeyRow.user_id == request.user_id,
+                    IdempotencyKeyRow.key == request.key,
+                )
+            )
+            if row is None:
+                return None
+            if row.created_at < now - KEY_RETENTION:
+                session.delete(row)
+                return None
+            if row.fingerprint != request.fingerprint:
+                raise IdempotencyKeyReused(
+                    f"Idempotency-Key {request.key!r} was used for {row.request} with a different"
+                    " body; use a new key for a new request"
+                )
+            if row.status_code is None or row.response_body is None:
+                return None  # carried out, answer lost: run again; the claim refuses a repeat
+            return StoredAnswer(
+                status_code=row.status_code,
+                content_type=row.content_type or "application/json",
+                body=row.response_body.encode(),
+            )
+
+    @contextmanager
+    def carrying_out(self, request: KeyedRequest) -> Iterator[Claim]:
+        """While this is open, the first writing transaction in this context claims the key.
+
+        The context is copied into the worker thread that runs a route, so the claim is seen
+        there; the yielded Claim says afterwards whether it was made.
+        """
+        claim = Claim(request=request, now=self._clock())
+        reset = _CURRENT.set(claim)
+        try:
+            yield claim
+        finally:
+            _CURRENT.reset(reset)
+
+    def store_answer(self, claim: Claim, status_code: int, content_type: str, body: bytes) -> None:
+        """Keep the answer of a claimed request for its retries (nothing if it is too large)."""
+        if not claim.claimed or len(body) > MAX_STORED_ANSWER_BYTES:
+            return
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            return
+        request = claim.request
+        with self._sessions.begin() as session:
+            session.execute(
+                update(IdempotencyKeyRow)
+                .where(
+                    IdempotencyKeyRow.user_id == request.user_id,
+                    IdempotencyKeyRow.key == request.key,
+                )
+                .values(status_code=status_code, content_type=content_type, response_body=text)
+            )
+            # Forgetting the caller's stale keys here keeps the table small without a sweeper.
+            session.execute(
+                delete(IdempotencyKeyRow).where(
+                    IdempotencyKeyRow.user_id == request.user_id,
+                    IdempotencyKeyRow.created_at < claim.now - KEY_RETENTION,
+                )
+            )
+
+
+# -- the claim, inside the request's own transaction ------------------------------------------
+
+
+def _install_claim_hooks(sessions: sessionmaker[Session]) -> None:
+    if event.contains(sessions, "before_commit", _claim_before_commit):
+        return
+    event.listen(sessions, "after_flush", _note_flushed_writes)
+    event.listen(sessions, "do_orm_execute", _note_statement_writes)
+    event.listen(sessions, "before_commit", _claim_before_commit)
+    event.listen(sessions, "after_commit", _mark_claimed)
+    event.listen(sessions, "after_rollback", _forget_writes)
+
+
+def _written(session: Session) -> set[str]:
+    tables: set[str] = session.info.setdefault(_WRITTEN_TABLES, set())
+    return tables
+
+
+def _note_flushed_writes(session: Session, _flush_context: Any) -> None:
+    if _CURRENT.get() is None:
+        return
+    for instance in chain(session.new, session.dirty, session.deleted):
+        _written(session).add(type(instance).__name__)
+
+
+def _note_statement_writes(state: ORMExecuteState) -> None:
+    if _CURRENT.get() is None:
+        return
+    if state.is_insert or state.is_update or state.is_delete:
+        _written(state.session).add(str(getattr(state.statement, "table", "statement")))
+
+
+def _claim_before_commit(session: Session) -> None:
+    claim = _CURRENT.get()
+    if claim is None or claim.claimed:
+        return
+    session.flush()
+    if not _written(session):
+        return  # a read, or a write refused before it happened: the key stays unclaimed
+    request = claim.request
+    session.add(
+        IdempotencyKeyRow(
+            user_id=request.user_id,
+            key=request.key,
+            request=request.request,
+            fingerprint=request.fingerprint,
+            created_at=claim.now,
+        )
+    )
+    session.info["nuri_idempotency_claim"] = claim
+    try:
+        session.flush()
+    except IntegrityError:
+        raise RequestAlreadyCarriedOut(
+            f"the request with Idempotency-Key {request.key!r} was already carried out (by a"
+            " concurrent retry, or before a restart that lost its answer); retry in a moment"
+            " for its answer, or look the result up"
+        ) from None
+
+
+def _mark_claimed(session: Session) -> None:
+    claim = session.info.pop("nuri_idempotency_claim", None)
+    if claim is not None:
+        claim.claimed = True
+    session.info.pop(_WRITTEN_TABLES, None)
+
+
+def _forget_writes(session: Session) -> None:
+    session.info.pop("nuri_idempotency_claim", None)
+    session.info.pop(_WRITTEN_TABLES, None)
