@@ -25,7 +25,6 @@ from nuri.domain.errors import InvalidInput, NotFound
 from nuri.domain.jobs import JobState
 from nuri.domain.units import H100E_UNITS_PER_GPU_HOUR, RATE_SCALE
 from nuri.engine.clock import Clock
-from nuri.forecasting.chooser import forecast_series
 from nuri.forecasting.demand import DemandSteps, IntervalColumns, demand_steps
 from nuri.forecasting.forecast import Forecast
 from nuri.forecasting.series import parse_horizon, series_from_points
@@ -170,6 +169,10 @@ class DemandReports:
         )
         after = history.points[-1].timestamp + timedelta(seconds=step_s)
         known = self.known_future(actor, name, after=after, step_s=step_s, steps=steps)
+        # Imported here: statsforecast takes seconds to import, and a server restarting after a
+        # crash should answer before anyone asks for a forecast.
+        from nuri.forecasting.chooser import forecast_series
+
         return forecast_series(series, steps, known_future=known)
 
     def known_future(
