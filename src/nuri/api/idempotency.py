@@ -33,6 +33,8 @@ from nuri.service.idempotency import (
 KEY_HEADER = b"idempotency-key"
 REPLAYED_HEADER = b"idempotent-replayed"
 CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RESOLVED_ACTOR = "nuri_resolved_actor"
+"""Request state: the (token, Actor) this middleware resolved, so a request asks only once."""
 
 
 class IdempotencyMiddleware:
@@ -66,6 +68,8 @@ class IdempotencyMiddleware:
         if actor is None:
             await self._app(scope, receive, send)
             return
+        # The route's own authentication takes the caller from here instead of asking again.
+        scope.setdefault("state", {})[RESOLVED_ACTOR] = (token, actor)
         body = await _read_body(receive)
         request = KeyedRequest(
             user_id=actor.user_id,

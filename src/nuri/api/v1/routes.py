@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from nuri.api.idempotency import RESOLVED_ACTOR
 from nuri.api.v1.schemas import (
     AllocationCreate,
     HubCreate,
@@ -47,12 +48,17 @@ CommonsDep = Annotated[Commons, Depends(commons_of)]
 
 
 def current_actor(
+    request: Request,
     commons: CommonsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     if credentials is None:
         raise HTTPException(401, "no bearer token; set NURI_TOKEN or pass --token")
-    actor = commons.directory.actor_for_token(credentials.credentials)
+    resolved = getattr(request.state, RESOLVED_ACTOR, None)
+    if resolved is not None and resolved[0] == credentials.credentials:
+        actor: Actor | None = resolved[1]
+    else:
+        actor = commons.directory.actor_for_token(credentials.credentials)
     if actor is None:
         raise HTTPException(401, "unknown or revoked token")
     return actor

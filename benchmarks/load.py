@@ -1,0 +1,423 @@
+"""Submission load: jobs per second and their latency through the API, beside sbatch's rate.
+
+For each database (SQLite in a temporary NURI_HOME; PostgreSQL in a fresh database on the server
+named by ``--postgres-url``, dropped afterwards) the benchmark seeds a commons of ``--projects``
+projects, each with its own PI, token and award, starts ``--replicas`` real ``nuri serve``
+processes on loopback ports sharing that database (the API keeps no state of its own, so replicas
+are how it grows), and then drives them from a *separate* process: ``--concurrency`` clients in
+one asyncio loop, each submitting one job after another with a fresh ``Idempotency-Key`` (as
+``nuri submit`` does), spread over the projects and replicas. The run is bounded by
+``--requests`` and ``--seconds``, whichever comes first, after ``--warm-up`` requests that are not
+counted. Each submission is admitted, held against its award and queued, exactly as in service;
+the scheduling interval is set long so that the figure is admission's, not this machine starting
+thousands of local processes.
+
+In the same run, ``--sbatch N`` submits N held batch jobs to a real Slurm cluster (``nuri
+slurm-dev up`` on its own ports, started and stopped here; needs root and Debian's Slurm, which
+``slurm-dev up`` installs), with the same concurrency, for comparison: sbatch is what a national
+centre's users call today.
+
+Load goes only to 127.0.0.1. The table lists, per target: requests, failures, rate per second,
+p50 and p99 latency in ms. The last line is ``postgresql_rate=… p99_ms=… target_rate=500
+target_p99_ms=100 sbatch_rate=…``.
+
+    .venv/bin/python benchmarks/load.py [--requests 6000] [--seconds 20] [--concurrency 16]
+        [--replicas 1] [--databases sqlite,postgresql] [--sbatch 300]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from nuri.domain.commons import Role
+from nuri.service.auth import Actor
+from nuri.service.commons import open_commons
+from nuri.service.settings import ServerSettings
+
+BIN = Path(sys.executable).parent
+TARGET_RATE = 500.0
+TARGET_P99_MS = 100.0
+SLURM_PORT_BASE = 6950
+console = Console()
+
+
+@dataclass
+class Result:
+    """What one target did under load."""
+
+    target: str
+    requests: int
+    failures: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warm-up", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--projects", type=int, default=16)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "NURI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--sbatch", type=int, default=300, help="0 skips the Slurm comparison")
+    parser.add_argument("--drive", help=argparse.SUPPRESS)  # the separate driver process
+    args = parser.parse_args()
+    if args.drive:
+        drive(json.loads(args.drive))
+        return
+
+    results: list[Result] = []
+    for database in args.databases.split(","):
+        with database_for(database.strip(), args.postgres_url) as url:
+            results.append(load_api(database.strip(), url, args))
+    if args.sbatch > 0:
+        sbatch = load_sbatch(args)
+        if sbatch is not None:
+            results.append(sbatch)
+    report(results, args)
+
+
+# -- the API under load ---------------------------------------------------------------------------
+
+
+@contextmanager
+def database_for(kind: str, postgres_url: str) -> Iterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as directory:
+            yield f"sqlite+pysqlite:///{directory}/nuri.sqlite3"
+        return
+    if kind != "postgresql":
+        raise SystemExit(f"unknown database {kind!r}; use sqlite or postgresql")
+    name = f"nuri_load_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def seed(url: str, home: Path, projects: int) -> list[tuple[str, str]]:
+    """A big H100 pool and ``projects`` projects with awards; (project, PI token) for each."""
+    commons = open_commons(ServerSettings(home=home, database_url=url))
+    try:
+        d = commons.directory
+        admin_view, _ = d.create_user(
+            None, name="root", display_name="", role="admin", organisation=None
+        )
+        admin = Actor(admin_view.id, "root", Role.ADMIN)
+        d.create_hub(admin, name="ksc", title="", operator="national-centre")
+        d.create_pool(
+            admin,
+            name="h100",
+            hub="ksc",
+            accelerator="H100",
+            nodes=128,
+            devices_per_node=8,
+            exchange_rate="1",
+            krw_per_device_hour=4000,
+        )
+        d.create_organisation(admin, name="uni", title="", kind="university")
+        now = datetime.now(UTC)
+        pairs = []
+        for number in range(projects):
+            pi, project = f"pi{number}", f"lab{number}"
+            d.create_user(admin, name=pi, display_name="", role="pi", organisation="uni")
+            d.create_project(
+                admin, name=project, title="", field="language", organisation="uni", pi=pi
+            )
+            d.create_allocation(
+                admin,
+                project=project,
+                gpu_hours="1000000",
+                pools=["h100"],
+                tier="general",
+                starts_at=now - timedelta(days=1),
+                ends_at=now + timedelta(days=365),
+            )
+            pairs.append((project, d.issue_token(admin, pi)))
+        return pairs
+    finally:
+        commons.close()
+
+
+def load_api(database: str, url: str, args: argparse.Namespace) -> Result:
+    with tempfile.TemporaryDirectory() as directory:
+        home = Path(directory)
+        pairs = seed(url, home, args.projects)
+        servers = [start_server(url, home, replica) for replica in range(args.replicas)]
+        try:
+            plan = {
+                "urls": [server_url for server_url, _ in servers],
+                "pairs": pairs,
+                "requests": args.requests,
+                "seconds": args.seconds,
+                "warm_up": args.warm_up,
+                "concurrency": args.concurrency,
+                "target": f"nuri API, {database}, {args.replicas} replica(s)",
+            }
+            console.print(f"[bold]{plan['target']}[/bold]: driving from a separate process")
+            driver = subprocess.run(
+                [sys.executable, __file__, "--drive", json.dumps(plan)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=args.seconds + 300,
+            )
+            if driver.returncode != 0:
+                raise SystemExit(f"the driver failed:\n{driver.stderr}")
+            return Result(**json.loads(driver.stdout))
+        finally:
+            for _, process in servers:
+                process.terminate()
+                process.wait(30)
+
+
+def start_server(url: str, home: Path, replica: int) -> tuple[str, subprocess.Popen[bytes]]:
+    port = 18700 + replica
+    env = os.environ | {
+        "NURI_HOME": str(home),
+        "NURI_DATABASE_URL": url,
+        "NURI_SCHEDULER_INTERVAL_S": "60",
+        "NURI_LOG_FORMAT": "json",
+    }
+    log = (home / f"serve-{replica}.log").open("ab")
+    process = subprocess.Popen(
+        [str(BIN / "nuri"), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    server_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{server_url}/healthz", timeout=1).status_code == 200:
+                return server_url, process
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"nuri serve did not start; see {home}/serve-{replica}.log")
+
+
+def drive(plan: dict[str, object]) -> None:
+    """The driver process: submissions from ``concurrency`` clients; prints a Result as JSON."""
+    result = asyncio.run(_drive(plan))
+    sys.stdout.write(json.dumps(asdict(result)))
+
+
+async def _drive(plan: dict[str, object]) -> Result:
+    urls = list(plan["urls"])  # type: ignore[call-overload]
+    pairs = [tuple(pair) for pair in plan["pairs"]]  # type: ignore[attr-defined]
+    concurrency = int(plan["concurrency"])  # type: ignore[call-overload]
+    warm_up = int(plan["warm_up"])  # type: ignore[call-overload]
+    wanted = int(plan["requests"])  # type: ignore[call-overload]
+    seconds = float(plan["seconds"])  # type: ignore[arg-type]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    clients = [httpx.AsyncClient(base_url=url, limits=limits, timeout=30) for url in urls]
+    latencies: list[float] = []
+    failures = 0
+    issued = 0
+    measuring = False
+
+    async def submit(worker: int, number: int) -> tuple[float, bool]:
+        project, token = pairs[(worker + number) % len(pairs)]
+        client = clients[(worker + number) % len(clients)]
+        body = {
+            "project": project,
+            "pool": "h100",
+            "gpus": 1,
+            "time_limit_s": 3600,
+            "command": ["python", "train.py", "--epochs", "3"],
+        }
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+        started = time.perf_counter()
+        response = await client.post("/api/v1/jobs", json=body, headers=headers)
+        return time.perf_counter() - started, response.status_code == 201
+
+    async def worker(index: int, stop_at: float, budget: int) -> None:
+        nonlocal failures, issued
+        number = 0
+        while issued < budget and time.perf_counter() < stop_at:
+            issued += 1
+            number += 1
+            elapsed, ok = await submit(index, number)
+            if measuring:
+                latencies.append(elapsed)
+                failures += 0 if ok else 1
+
+    await asyncio.gather(
+        *(worker(i, time.perf_counter() + 60, warm_up) for i in range(concurrency))
+    )
+    measuring, issued = True, 0
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(i, began + seconds, wanted) for i in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    for client in clients:
+        await client.aclose()
+    return _result(str(plan["target"]), latencies, failures, elapsed)
+
+
+def _result(target: str, latencies: list[float], failures: int, elapsed: float) -> Result:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0
+    return Result(
+        target=target,
+        requests=len(ordered),
+        failures=failures,
+        seconds=elapsed,
+        p50_ms=1000 * statistics.median(ordered) if ordered else 0.0,
+        p99_ms=1000 * p99,
+    )
+
+
+# -- sbatch, for comparison -----------------------------------------------------------------------
+
+SLURM_SPEC = """\
+hubs:
+  - name: ksc
+    pools:
+      - {name: h100, accelerator: H100, nodes: 2, devices_per_node: 8, h100_equivalent: 1.0, krw_per_device_hour: 4000}
+"""
+
+
+def load_sbatch(args: argparse.Namespace) -> Result | None:
+    if os.geteuid() != 0:
+        console.print("[yellow]sbatch comparison skipped: slurm-dev needs root[/yellow]")
+        return None
+    from nuri.slurm.accounts import SlurmAccount, apply_accounts
+    from nuri.slurm.commands import SlurmTools
+
+    with tempfile.TemporaryDirectory() as directory:
+        state = Path(directory)
+        (state / "cluster.yaml").write_text(SLURM_SPEC)
+        nuri = [str(BIN / "nuri"), "slurm-dev"]
+        where = ["--spec", str(state / "cluster.yaml"), "--state-dir", str(state / "slurm")]
+        where += ["--port-base", str(SLURM_PORT_BASE), "--cluster-name", "nuriload"]
+        console.print("[bold]sbatch[/bold]: starting a Slurm cluster (nuri slurm-dev up)")
+        up = subprocess.run([*nuri, "up", *where], capture_output=True, text=True, check=False)
+        if up.returncode != 0:
+            console.print(f"[yellow]sbatch comparison skipped: {up.stderr.strip()}[/yellow]")
+            return None
+        try:
+            conf = state / "slurm" / "slurm.conf"
+            apply_accounts(SlurmTools(conf), [SlurmAccount("load", 1, "nuri-load", 10**9, 0)])
+            return _drive_sbatch(conf, args)
+        finally:
+            subprocess.run(
+                ["scancel", "--account=load"],
+                env=os.environ | {"SLURM_CONF": str(state / "slurm" / "slurm.conf")},
+                capture_output=True,
+                check=False,
+            )
+            subprocess.run([*nuri, "down", *where], capture_output=True, check=False)
+
+
+def _drive_sbatch(conf: Path, args: argparse.Namespace) -> Result:
+    env = os.environ | {"SLURM_CONF": str(conf)}
+    command = [
+        "sbatch",
+        "--parsable",
+        "--hold",
+        "--account=load",
+        "--qos=nuri-load",
+        "--partition=h100",
+        "--gres=gpu:h100:1",
+        "--time=60",
+        "--output=/dev/null",
+        "--wrap=python train.py --epochs 3",
+    ]
+
+    async def one() -> tuple[float, bool]:
+        started = time.perf_counter()
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        code = await process.wait()
+        return time.perf_counter() - started, code == 0
+
+    async def run() -> Result:
+        latencies: list[float] = []
+        failures = 0
+        issued = 0
+
+        async def worker() -> None:
+            nonlocal issued, failures
+            while issued < args.sbatch:
+                issued += 1
+                elapsed, ok = await one()
+                latencies.append(elapsed)
+                failures += 0 if ok else 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        return _result(
+            "sbatch --hold, Slurm 2 nodes", latencies, failures, time.perf_counter() - began
+        )
+
+    if shutil.which("sbatch") is None:
+        raise SystemExit("sbatch is not on PATH after slurm-dev up")
+    return asyncio.run(run())
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    table = Table(title=f"Job submissions, {args.concurrency} concurrent clients on loopback")
+    for column in ("target", "requests", "failures", "rate /s", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column == "target" else "right")
+    for result in results:
+        table.add_row(
+            result.target,
+            str(result.requests),
+            str(result.failures),
+            f"{result.rate:.0f}",
+            f"{result.p50_ms:.1f}",
+            f"{result.p99_ms:.1f}",
+        )
+    console.print(table)
+    postgres = next((r for r in results if "postgresql" in r.target), None)
+    sbatch = next((r for r in results if r.target.startswith("sbatch")), None)
+    console.print(
+        f"postgresql_rate={postgres.rate if postgres else float('nan'):.0f}"
+        f" p99_ms={postgres.p99_ms if postgres else float('nan'):.1f}"
+        f" target_rate={TARGET_RATE:.0f} target_p99_ms={TARGET_P99_MS:.0f}"
+        f" sbatch_rate={sbatch.rate if sbatch else float('nan'):.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
