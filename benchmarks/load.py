@@ -215,6 +215,7 @@ def start_server(url: str, home: Path, replica: int) -> tuple[str, subprocess.Po
         "NURI_DATABASE_URL": url,
         "NURI_SCHEDULER_INTERVAL_S": "60",
         "NURI_LOG_FORMAT": "json",
+        "NURI_ANALYSES": "false",
     }
     log = (home / f"serve-{replica}.log").open("ab")
     process = subprocess.Popen(

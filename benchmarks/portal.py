@@ -37,6 +37,7 @@ from nuri.api.app import create_app
 from nuri.domain.commons import Role
 from nuri.domain.jobs import JobState
 from nuri.domain.units import cost_krw, h100e_units, parse_gpu_hours
+from nuri.service.analyses import FORECAST, PLAN, Wanted
 from nuri.service.auth import Actor
 from nuri.service.commons import Commons, open_commons
 from nuri.service.demo import seed_demo
@@ -298,11 +299,24 @@ def measure(
             "/dashboard/fairness",
             "/dashboard/forecast?series=all&horizon=2d",
             "/dashboard/forecast?series=pool:h100-ksc&horizon=7d",
+            "/dashboard/plan?pool=h100-ksc&target=1h",
             "/dashboard/spend.csv?by=pool",
             "/dashboard/needs.csv",
         ],
         "admin": ["/dashboard", f"/calls/{CALL}"],
     }
+    # What nuri serve's analyses worker does in the background each hour, for these pages.
+    started = time.perf_counter()
+    made = commons.analyses.refresh(
+        [
+            Wanted(FORECAST, "all", "2d"),
+            Wanted(FORECAST, "pool:h100-ksc", "7d"),
+            Wanted(PLAN, "h100-ksc", "1h"),
+        ]
+    )
+    progress.print(
+        f"analyses worked out ahead of time: {made} in {time.perf_counter() - started:.1f} s"
+    )
     results = []
     # For comparison: the API's answer for the same queued job does the same estimate.
     api = TestClient(app, headers={"Authorization": f"Bearer {tokens['researcher']}"})

@@ -93,7 +93,8 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """``nuri serve --demo`` in its own NURI_HOME (the demo writes its tokens there)."""
     where = tmp_path_factory.mktemp("portal")
     port = free_port()
-    env = {**os.environ, "NURI_HOME": str(where / "home")}
+    # Pages work forecasts out when asked; no worker computes them beside the browser.
+    env = {**os.environ, "NURI_HOME": str(where / "home"), "NURI_ANALYSES": "false"}
     env.pop("NURI_DATABASE_URL", None)
     log = (where / "serve.log").open("wb")
     process = subprocess.Popen(

@@ -39,6 +39,7 @@ def server(tmp_path: Path) -> Iterator[dict[str, str]]:
         "NURI_HOME": str(tmp_path / "home"),
         "NURI_URL": f"http://127.0.0.1:{port}",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "NURI_ANALYSES": "false",  # no forecasting beside the test: it has two cores to share
     }
     env.pop("NURI_TOKEN", None)
     env.pop("NURI_DATABASE_URL", None)

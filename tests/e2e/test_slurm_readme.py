@@ -32,6 +32,7 @@ def test_the_demo_commons_runs_on_slurm_as_the_readme_shows(tmp_path: Path) -> N
         "NURI_HOME": str(tmp_path / "home"),
         "NURI_URL": f"http://127.0.0.1:{port}",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "NURI_ANALYSES": "false",  # no forecasting beside the test: it has two cores to share
     }
     for name in ("NURI_TOKEN", "NURI_DATABASE_URL", "NURI_BACKEND", "SLURM_CONF"):
         env.pop(name, None)

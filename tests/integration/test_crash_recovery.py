@@ -60,6 +60,7 @@ class Server:
             "NURI_DATABASE_URL": self.database_url,
             "NURI_SCHEDULER_INTERVAL_S": "0.1",
             "NURI_LEASE_S": "1",
+            "NURI_ANALYSES": "false",
         }
         with (self.home / "serve.log").open("ab") as log:
             self.process = subprocess.Popen(

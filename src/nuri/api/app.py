@@ -14,25 +14,33 @@ from nuri.api.request_log import install_request_log
 from nuri.api.v1 import catalogue, classroom, programmes, reports, routes
 from nuri.api.v1.schemas import Health
 from nuri.engine.runner import EngineThread
+from nuri.service.analyses_worker import AnalysesProcess
 from nuri.service.commons import Commons
 from nuri.store.migrate import current_revision
 from nuri.web.app import mount_portal
 
 
 def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
-    """An app serving ``commons``. With ``run_engine`` the scheduling engine runs while it serves."""
+    """An app serving ``commons``. With ``run_engine`` the scheduling engine runs while it serves,
+    and (if the settings ask) the process that works out forecasts and plans ahead of time."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         thread = None
+        analyses = None
         if run_engine:
             thread = EngineThread(
                 commons.scheduling_engine(), commons.settings.scheduler_interval_s
             )
             thread.start()
+            if commons.settings.analyses:
+                analyses = AnalysesProcess(commons.settings)
+                analyses.start()
         try:
             yield
         finally:
+            if analyses is not None:
+                analyses.stop()
             if thread is not None:
                 thread.stop()
             commons.backend.close()

@@ -15,6 +15,7 @@ from nuri.domain.errors import InvalidInput
 from nuri.engine.clock import Clock, wall_clock
 from nuri.engine.cycle import SchedulingEngine
 from nuri.policy.registry import policy_named
+from nuri.service.analyses import Analyses
 from nuri.service.catalogue import Catalogue
 from nuri.service.classroom import Classroom
 from nuri.service.competitions import Competitions
@@ -52,6 +53,7 @@ class Commons:
     demand: DemandReports
     reports: Reports
     idempotent_requests: IdempotentRequests
+    analyses: Analyses
     slurm_books: SlurmBooks | None = None
 
     def scheduling_engine(self) -> SchedulingEngine:
@@ -109,6 +111,7 @@ def open_commons(
         demand=demand,
         reports=Reports(sessions, clock, demand),
         idempotent_requests=IdempotentRequests(sessions, clock),
+        analyses=Analyses(sessions, clock, demand),
         slurm_books=books,
     )
 

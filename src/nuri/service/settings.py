@@ -36,6 +36,11 @@ class ServerSettings(BaseSettings):
     """Seconds between scheduling cycles."""
     lease_s: float = Field(default=15.0, gt=0)
     """How long the scheduling lease lasts without renewal before another instance may take it."""
+    analyses: bool = True
+    """Work out the dashboards' forecasts and capacity plans ahead of time, in a process beside
+    the server (``nuri.service.analyses_worker``); off, pages work them out when first asked."""
+    analyses_interval_s: float = Field(default=300.0, gt=0)
+    """Seconds between the worker's rounds; each round does only what the hour still lacks."""
     log_format: str | None = None
     """Server logs: ``json`` (one object per line), ``text``, or unset for text on a terminal and
     JSON otherwise. See ``docs/operations.md``."""

@@ -125,6 +125,26 @@ class IdempotencyKeyRow(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
 
 
+class AnalysisRow(Base):
+    """A forecast or capacity plan worked out for one hour of history, as JSON."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject", "parameter", "as_of", name="uq_analyses_kind"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``forecast`` or ``plan``."""
+    subject: Mapped[str] = mapped_column(String(100))
+    """A series name (``pool:h100-ksc``) for a forecast; a pool's name for a plan."""
+    parameter: Mapped[str] = mapped_column(String(16))
+    """The horizon of a forecast (``2d``); the p90-wait target of a plan (``1h``)."""
+    as_of: Mapped[datetime] = mapped_column(index=True)
+    """The hour the history it was made from ends."""
+    computed_at: Mapped[datetime]
+    result: Mapped[str] = mapped_column(Text)
+
+
 class ProjectRow(Base):
     __tablename__ = "projects"
     id: Mapped[int] = mapped_column(primary_key=True)

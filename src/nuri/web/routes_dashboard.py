@@ -7,31 +7,26 @@ Every figure comes from the use cases the API and CLI use (``commons.reports``,
 (:mod:`nuri.web.dashboard_queries`). The CSV downloads are the API's CSV views
 (``csv_text``), served with the session instead of a bearer token.
 
-The capacity plan page plans one pool at a time, with few samples, against the pool's own
-forecast: simulating candidate sizes takes seconds, so its result is kept (per process) until
-another hour of history is complete; ``nuri plan`` does the full job for many pools.
+Forecasts and the capacity plan page's plans (one pool at a time, few samples, against the pool's
+own forecast) take seconds to work out, so they come from ``commons.analyses``, which works them
+out ahead of time once per hour and keeps them in the database; ``nuri plan`` does the full job
+for many pools.
 """
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from nuri.domain.cluster_spec import ClusterSpec, PoolSpec
 from nuri.domain.commons import OrganisationKind
 from nuri.domain.errors import InvalidInput
-from nuri.domain.units import parse_exchange_rate
-from nuri.forecasting.forecast import Forecast
-from nuri.planning.capacity import CapacityPlan, PlanSettings, plan_capacity
-from nuri.planning.demand_sampling import synthetic_shapes
 from nuri.service.access import require_commons_reader
+from nuri.service.analyses import FORECAST_HORIZONS, PLAN_SAMPLES, PLAN_TARGETS_S
 from nuri.service.csv_export import csv_text
 from nuri.service.demand import DemandPoint
 from nuri.service.reports import NeedRow, SpendRow
@@ -53,7 +48,6 @@ SPEND_BY = ("pool", "hub", "community", "programme")
 UTILISATION_DAYS = 28
 """Four weeks: each weekday's cell averages four days."""
 FORECAST_HISTORY_DAYS = 30
-FORECAST_HORIZONS = ("1d", "2d", "7d")
 HISTORY_SHOWN_STEPS = 7 * 24
 """The forecast chart shows the last week of history before the forecast."""
 SeriesName = Annotated[str | None, Query(max_length=80)]
@@ -374,7 +368,7 @@ def forecast_page(
         page.actor, chosen, step_s=3600, days=FORECAST_HISTORY_DAYS
     )
     try:
-        forecast = _forecast(page, chosen, horizon, history.points[-1].timestamp)
+        forecast = page.commons.analyses.forecast(page.actor, chosen, horizon)
     except InvalidInput as problem:
         context["problem"] = problem.message
         return _render(page, "dashboard_forecast.html", "forecast", **context)
@@ -392,43 +386,13 @@ def forecast_page(
     return _render(page, "dashboard_forecast.html", "forecast", **context)
 
 
-_FORECASTS: "OrderedDict[tuple[str, str, str, datetime], Forecast]" = OrderedDict()
-_FORECASTS_KEPT = 32
-_FORECASTS_LOCK = threading.Lock()
-
-
-def _forecast(page: Page, series: str, horizon: str, last_step: datetime) -> Forecast:
-    """``commons.demand.forecast``, kept until the next whole hour of history: choosing the model
-    by backtest takes seconds, and the figures cannot change before another step is complete.
-    Each process keeps its own few (``_FORECASTS_KEPT``); the database stays the only state that
-    matters."""
-    key = (page.commons.settings.resolved_database_url(), series, horizon, last_step)
-    with _FORECASTS_LOCK:
-        kept = _FORECASTS.get(key)
-    if kept is not None:
-        return kept
-    made = page.commons.demand.forecast(
-        page.actor, series, horizon=horizon, step_s=3600, days=FORECAST_HISTORY_DAYS
-    )
-    with _FORECASTS_LOCK:
-        _FORECASTS[key] = made
-        while len(_FORECASTS) > _FORECASTS_KEPT:
-            _FORECASTS.popitem(last=False)
-    return made
-
-
 def _recent(points: Sequence[DemandPoint], steps: int) -> Sequence[DemandPoint]:
     return points[-steps:]
 
 
 # -- capacity plan ---------------------------------------------------------------------------
 
-PLAN_TARGETS = ("30m", "1h", "4h")
-PLAN_TARGET_S = {"30m": 1800.0, "1h": 3600.0, "4h": 14_400.0}
-PLAN_SAMPLES = 2
-"""Few samples keep the page to seconds; ``nuri plan --samples 8`` is the careful answer."""
-_PLANS: "OrderedDict[tuple[str, str, str, datetime], CapacityPlan]" = OrderedDict()
-_PLANS_LOCK = threading.Lock()
+PLAN_TARGETS = tuple(PLAN_TARGETS_S)
 
 
 @router.get("/dashboard/plan", name="portal_plan")
@@ -455,39 +419,12 @@ def plan_page(
     }
     if pool is None:
         return _render(page, "dashboard_plan.html", "plan", **context)
-    found = next((p for p in pools if p.name == pool), None)
-    if found is None:
+    if pool not in {p.name for p in pools}:
         raise InvalidInput(f"unknown pool {pool!r}")
-    history = page.commons.demand.series(page.actor, f"pool:{pool}", step_s=3600, days=1)
-    last_step = history.points[-1].timestamp
     try:
-        forecast = _forecast(page, f"pool:{pool}", "7d", last_step)
+        made = page.commons.analyses.plan(page.actor, pool, target)
     except InvalidInput as problem:
         context["problem"] = problem.message
         return _render(page, "dashboard_plan.html", "plan", **context)
-    key = (page.commons.settings.resolved_database_url(), pool, target, last_step)
-    with _PLANS_LOCK:
-        made = _PLANS.get(key)
-    if made is None:
-        spec = PoolSpec(
-            pool_id=found.id,
-            hub=found.hub,
-            name=found.name,
-            accelerator=found.accelerator,
-            nodes=found.nodes,
-            devices_per_node=found.devices_per_node,
-            rate_milli=parse_exchange_rate(found.exchange_rate),
-            krw_per_device_hour=found.krw_per_device_hour,
-        )
-        made = plan_capacity(
-            ClusterSpec(pools=(spec,)),
-            {found.name: forecast},
-            PlanSettings(target_p90_wait_s=PLAN_TARGET_S[target], samples=PLAN_SAMPLES),
-            shapes=synthetic_shapes(seed=0),
-        )
-        with _PLANS_LOCK:
-            _PLANS[key] = made
-            while len(_PLANS) > _FORECASTS_KEPT:
-                _PLANS.popitem(last=False)
     context["plan"] = made
     return _render(page, "dashboard_plan.html", "plan", **context)
