@@ -258,6 +258,21 @@ def test_errors_are_pages_with_the_right_status(portal: Portal) -> None:
     assert fragment.status_code == 401 and fragment.text == ""
 
 
+@pytest.mark.parametrize(("lang", "title"), [("en", "Not found"), ("ko", "찾을 수 없습니다")])
+def test_an_unknown_address_is_a_page_in_the_users_language(
+    portal: Portal, lang: str, title: str
+) -> None:
+    """Outside the API, an address no route serves is a 404 page, not JSON; under /api/ the
+    answer stays JSON for programs."""
+    client = portal.signed_in("member")
+    client.cookies.set("nuri_lang", lang)
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert title in page.text
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+
+
 def test_pis_see_proposals_in_the_menu_members_do_not(portal: Portal) -> None:
     """Navigation shows the pages a role may use, and marks the current one."""
     member = portal.signed_in("member").get("/jobs").text

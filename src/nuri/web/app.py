@@ -22,9 +22,11 @@ database; it keeps no state of its own, so any replica serves any page. Its path
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nuri.web import (
     routes_auth,
@@ -34,9 +36,12 @@ from nuri.web import (
     routes_projects,
 )
 from nuri.web.charts import PLOTLY_VERSION
+from nuri.web.errors import unknown_address_response
 from nuri.web.pages import STATIC_DIR
 
 YEAR_S = 365 * 24 * 3600
+MACHINE_PATHS = ("/api/", "/metrics", "/healthz", "/openapi.json", "/docs", "/redoc")
+"""Paths whose clients are programs: an unknown one there is JSON, not a page."""
 
 
 def plotly_js_path() -> Path:
@@ -65,3 +70,9 @@ def mount_portal(app: FastAPI) -> None:
         )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="portal_static")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _unknown_address(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 404 and not request.url.path.startswith(MACHINE_PATHS):
+            return unknown_address_response(request)
+        return await http_exception_handler(request, error)

@@ -10,6 +10,9 @@ catches errors before those handlers do and answers in HTML:
                           404 for a malformed path (``/jobs/abc``), 400 for a malformed query
     anything else         500: "something went wrong"; the details go to the server log
 
+An address no route serves gets a 404 page too (``unknown_address_response``), unless it is under
+the API, whose clients want JSON.
+
 A request from the page's own refresh script (see ``FRAGMENT_HEADER``) gets the bare status
 instead, so that a page whose session ended stops refreshing rather than showing a sign-in form
 inside a table.
@@ -25,7 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from nuri.api.errors import STATUS
+from nuri.api.errors import status_of
 from nuri.domain.errors import DomainError
 from nuri.web.csrf import CsrfRefused
 from nuri.web.pages import SignInRequired, build_page, is_fragment_request
@@ -63,7 +66,7 @@ def error_response(request: Request, error: Exception) -> Response:
         status, title, message = 403, "error.csrf.title", "error.csrf.message"
         detail = None
     elif isinstance(error, DomainError):
-        status, title, message = STATUS.get(type(error), 400), _title(error), None
+        status, title, message = status_of(error), _title(error), None
         detail = error.message
     elif isinstance(error, RequestValidationError):
         in_path = any(item.get("loc", ("",))[0] == "path" for item in error.errors())
@@ -73,12 +76,30 @@ def error_response(request: Request, error: Exception) -> Response:
     else:
         log.exception("portal page %s failed", request.url.path, exc_info=error)
         status, title, message, detail = 500, "error.internal.title", "error.internal.message", None
+    return _error_page(request, status, title, message, detail, error)
+
+
+def unknown_address_response(request: Request) -> Response:
+    """404 as a portal page, for an address no route serves (outside the API)."""
+    return _error_page(
+        request, 404, "error.not_found.title", "error.bad_address.message", None, None
+    )
+
+
+def _error_page(
+    request: Request,
+    status: int,
+    title: str,
+    message: str | None,
+    detail: str | None,
+    error: Exception | None,
+) -> Response:
     if is_fragment_request(request):
         return Response(status_code=status)
     try:
         page = build_page(request, require_sign_in=False)
     except Exception:  # the database itself may be what failed; say so without a template
-        log.exception("portal error page could not be built", exc_info=error)
+        log.exception("portal error page could not be built", exc_info=error or True)
         return Response("internal error", status_code=500, media_type="text/plain")
     return page.render(
         "error.html",
@@ -90,7 +111,7 @@ def error_response(request: Request, error: Exception) -> Response:
 
 
 def _title(error: DomainError) -> str:
-    status = STATUS.get(type(error), 400)
+    status = status_of(error)
     return {
         403: "error.forbidden.title",
         404: "error.not_found.title",
