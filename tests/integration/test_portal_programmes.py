@@ -258,6 +258,35 @@ def test_assigning_a_reviewer_with_a_conflict_shows_the_services_reason(
     assert "han is assigned" in client.get(assigned.headers["location"]).text
 
 
+def test_a_reviewer_declares_a_conflict_and_can_then_not_be_assigned(
+    programme: Programme,
+) -> None:
+    """han declares a conflict with park's proposal from the reviews page; the page lists it,
+    a manager's assignment of han to it is refused, and a bad name is a page saying why."""
+    client = programme.signed_in("reviewer")
+    html = client.get("/reviews").text
+    assert 'id="conflicts"' in html and "You have declared no conflicts." in html
+    form = {"csrf_token": csrf_of(html), "subject": "vision-llm"}
+    declared = client.post("/reviews/conflicts", data=form)
+    assert declared.status_code == 303
+    page = client.get(declared.headers["location"]).text
+    assert "Declared a conflict with vision-llm." in page and "<li" in page
+    assert client.post("/reviews/conflicts", data=form | {"csrf_token": "x"}).status_code == 403
+    bad = client.post("/reviews/conflicts", data=form | {"subject": "Not A Name!"})
+    assert (
+        bad.status_code == 400
+        and "is not valid" in bad.text
+        and 'id="conflict-problem"' in bad.text
+    )
+    manager = programme.signed_in("manager")
+    html = manager.get(f"/calls/{CALL}").text
+    assignment = {"csrf_token": csrf_of(html), "proposal": "vision-llm", "reviewer": "han"}
+    refused = manager.post(f"/calls/{CALL}/reviewers", data=assignment)
+    assert refused.status_code == 409 and "conflict" in refused.text
+    korean = programme.signed_in("reviewer", "ko").get("/reviews").text
+    assert "이해 충돌" in korean and "vision-llm" in korean
+
+
 @pytest.mark.parametrize("who", ["pi", "member", "reviewer"])
 def test_only_managers_and_admins_see_calls(programme: Programme, who: str) -> None:
     """A PI, a member or a reviewer gets 403 for the calls and a call's page, and no link."""

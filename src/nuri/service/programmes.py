@@ -404,6 +404,17 @@ class Programmes:
                 )
             )
 
+    def declared_conflicts(self, actor: Actor) -> list[str]:
+        """The subjects the caller has declared a conflict of interest with, by name."""
+        with self._sessions() as session:
+            return sorted(
+                session.scalars(
+                    select(DeclaredConflictRow.subject).where(
+                        DeclaredConflictRow.user_id == actor.user_id
+                    )
+                )
+            )
+
     def assign_reviewer(self, actor: Actor, call: str, proposal: str, reviewer: str) -> ReviewView:
         require_role(actor, "assign reviewers", Role.MANAGER)
         with self._sessions.begin() as session:

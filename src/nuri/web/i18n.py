@@ -450,6 +450,22 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "No proposals are assigned to you.",
         "배정된 제안서가 없습니다.",
     ),
+    "conflicts.title": ("Conflicts of interest", "이해 충돌"),
+    "conflicts.explained": (
+        "Declare a proposal, person or organisation (by its name in nuri) you should not review:"
+        " no manager can then assign you to it. Your own organisation and your own projects"
+        " count without declaring them.",
+        "평가하지 않아야 할 제안서, 사람 또는 기관을 nuri에서 쓰는 이름으로 신고하세요."
+        " 신고하면 관리자가 그 평가를 배정할 수 없습니다. 소속 기관과 참여 과제는 신고하지 않아도"
+        " 충돌로 봅니다.",
+    ),
+    "conflicts.none": ("You have declared no conflicts.", "신고한 이해 충돌이 없습니다."),
+    "conflicts.subject": ("Name to declare", "신고할 이름"),
+    "conflicts.declare": ("Declare the conflict", "이해 충돌 신고"),
+    "conflicts.declared": (
+        "Declared a conflict with {subject}.",
+        "{subject}와의 이해 충돌을 신고했습니다.",
+    ),
     "review.title": ("Review of {proposal}", "{proposal} 평가"),
     "review.pi": ("PI", "연구책임자"),
     "review.minimum": ("Minimum viable amount", "최소 필요량"),

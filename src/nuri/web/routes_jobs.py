@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from nuri.api.errors import STATUS
+from nuri.api.errors import status_of
 from nuri.domain.errors import DomainError
 from nuri.domain.jobs import JobState
 from nuri.service.views import JobView
@@ -178,9 +178,7 @@ def submit(
             idempotency_key=form.idempotency_key,
         )
     except DomainError as error:
-        return _render_submit_form(
-            page, form, refusal=error.message, status=STATUS.get(type(error), 400)
-        )
+        return _render_submit_form(page, form, refusal=error.message, status=status_of(error))
     return RedirectResponse(page.path("portal_job", job_id=job.id), status_code=303)
 
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from nuri.api.errors import STATUS
+from nuri.api.errors import status_of
 from nuri.domain.commons import Role
 from nuri.domain.errors import DomainError, NotFound
 from nuri.programmes.rubric import Rubric
@@ -62,8 +62,40 @@ class Assignment:
 
 
 @router.get("/reviews", name="portal_reviews")
-def reviews_page(page: SignedInPage) -> Response:
-    """The proposals assigned to the caller, per call, each with their own review's state."""
+def reviews_page(page: SignedInPage, declared: str | None = None) -> Response:
+    """The proposals assigned to the caller, per call, each with their own review's state; the
+    conflicts of interest they have declared, and a form to declare another."""
+    return _render_reviews(page, declared=declared)
+
+
+@router.post("/reviews/conflicts", name="portal_declare_conflict")
+def declare_conflict(
+    page: SignedInPage,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=100)] = "",
+    subject: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Declare a conflict of interest with a proposal, person or organisation (by name), so
+    that no manager can assign the caller to review it; a bad name is refused with why."""
+    check_csrf(csrf_token, page.csrf_token)
+    subject = subject.strip()
+    try:
+        page.commons.programmes.declare_conflict(page.actor, subject)
+    except DomainError as refusal:
+        return _render_reviews(
+            page, refusal=refusal.message, subject=subject, status=status_of(refusal)
+        )
+    target = page.path("portal_reviews")
+    return RedirectResponse(f"{target}?declared={quote(subject)}#conflicts", status_code=303)
+
+
+def _render_reviews(
+    page: Page,
+    *,
+    declared: str | None = None,
+    refusal: str | None = None,
+    subject: str = "",
+    status: int = 200,
+) -> Response:
     calls: list[tuple[CallView, list[Assignment]]] = []
     for call in page.commons.programmes.list_calls():
         mine = {
@@ -76,7 +108,15 @@ def reviews_page(page: SignedInPage) -> Response:
         proposals = page.commons.programmes.list_proposals(page.actor, call.name)
         assigned = [Assignment(p, mine[p.name]) for p in proposals if p.name in mine]
         calls.append((call, assigned))
-    return page.render("reviews.html", calls=calls)
+    return page.render(
+        "reviews.html",
+        status=status,
+        calls=calls,
+        conflicts=page.commons.programmes.declared_conflicts(page.actor),
+        declared=declared,
+        refusal=refusal,
+        subject=subject,
+    )
 
 
 @router.get("/reviews/{call}/{proposal}", name="portal_review")
@@ -120,7 +160,7 @@ def _submit_review(page: Page, call: str, proposal: str, values: dict[str, str])
             review,
             form,
             refusal=refusal.message,
-            status=STATUS.get(type(refusal), 400),
+            status=status_of(refusal),
         )
     target = page.path("portal_review", call=call, proposal=proposal)
     return RedirectResponse(f"{target}?saved=1", status_code=303)
@@ -247,7 +287,7 @@ def assign_reviewer(
             call,
             refusal=refusal.message,
             chosen=(proposal, reviewer),
-            status=STATUS.get(type(refusal), 400),
+            status=status_of(refusal),
         )
     target = page.path("portal_call", call=call)
     return RedirectResponse(f"{target}?assigned={quote(reviewer)}#assign", status_code=303)
