@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -30,7 +30,8 @@ from nuri.domain.units import h100e_units
 from nuri.service.auth import Actor
 from nuri.service.commons import Commons, open_commons
 from nuri.service.settings import ServerSettings
-from nuri.store.tables import AllocationRow, JobRow, LedgerEntryRow, PoolRow, UserRow
+from nuri.store.tables import JobRow, LedgerEntryRow, PoolRow, UserRow
+from tests.conftest import build_world
 from tests.e2e.test_readme_walkthrough import BIN, free_port
 
 pytestmark = pytest.mark.slow
@@ -134,43 +135,12 @@ class Submitter:
 
 
 def _seed(database_url: str, home: Path) -> str:
-    """A pool of 8 devices and a project with an award far larger than the run needs."""
-    commons = open_commons(ServerSettings(home=home, database_url=database_url))
+    """The tests' small commons with its awards in force now; a token for kim, nlp's PI."""
+    world = build_world(database_url, home, start=datetime.now(UTC))
     try:
-        d = commons.directory
-        admin_view, _ = d.create_user(
-            None, name="root", display_name="", role="admin", organisation=None
-        )
-        admin = Actor(admin_view.id, "root", Role.ADMIN)
-        d.create_hub(admin, name="ksc", title="", operator="national-centre")
-        d.create_pool(
-            admin,
-            name="h100",
-            hub="ksc",
-            accelerator="H100",
-            nodes=2,
-            devices_per_node=4,
-            exchange_rate="1",
-            krw_per_device_hour=3600,
-        )
-        d.create_organisation(admin, name="snu", title="", kind="university")
-        d.create_user(admin, name="kim", display_name="", role="pi", organisation="snu")
-        d.create_project(
-            admin, name="nlp", title="", field="language", organisation="snu", pi="kim"
-        )
-        now = datetime.now(UTC)
-        d.create_allocation(
-            admin,
-            project="nlp",
-            gpu_hours="1000",
-            pools=["h100"],
-            tier="general",
-            starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=30),
-        )
-        return d.issue_token(admin, "kim")
+        return world.commons.directory.issue_token(world.admin, "kim")
     finally:
-        commons.close()
+        world.commons.close()
 
 
 @pytest.fixture
@@ -233,10 +203,9 @@ def _check_the_books(server: Server, acknowledged: dict[str, int]) -> None:
         with commons.sessions.begin() as session:
             jobs = session.scalars(select(JobRow)).all()
             charges = session.scalars(select(LedgerEntryRow)).all()
-            rate = session.scalar(select(PoolRow.rate_milli))
-            allocation = session.scalars(select(AllocationRow)).one()
+            rate = session.scalar(select(PoolRow.rate_milli).where(PoolRow.name == "h100"))
             charged_units = session.scalar(select(func.sum(LedgerEntryRow.h100e_units)))
-        balance = commons.directory.list_allocations(_admin(commons), project="nlp")[0]
+        (balance,) = commons.directory.list_allocations(_admin(commons), project="nlp")
     finally:
         commons.close()
 
@@ -261,7 +230,7 @@ def _check_the_books(server: Server, acknowledged: dict[str, int]) -> None:
     # The balance the service reports is the ledger's sum, with nothing left held.
     assert balance.charged_units == (charged_units or 0)
     assert balance.held_units == 0
-    assert balance.remaining_units == allocation.awarded_units - balance.charged_units
+    assert balance.remaining_units == balance.awarded_units - balance.charged_units
 
 
 def _admin(commons: Commons) -> Actor:
