@@ -14,6 +14,7 @@ from nuri.domain.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    TooManyAttempts,
 )
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,19 @@ STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     InvalidTransition: 409,
     AdmissionRefused: 422,
+    TooManyAttempts: 429,
 }
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": error.message}, status_code=STATUS.get(type(error), 400))
+        headers = None
+        if isinstance(error, TooManyAttempts):
+            headers = {"Retry-After": str(error.retry_after_s)}
+        return JSONResponse(
+            {"detail": error.message}, status_code=STATUS.get(type(error), 400), headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:

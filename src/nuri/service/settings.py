@@ -36,6 +36,11 @@ class ServerSettings(BaseSettings):
     """Seconds between scheduling cycles."""
     lease_s: float = Field(default=15.0, gt=0)
     """How long the scheduling lease lasts without renewal before another instance may take it."""
+    sign_in_failure_limit: int = Field(default=10, ge=1, le=10_000)
+    """Failed sign-ins one client address may make within ``sign_in_window_s`` before its
+    further attempts get HTTP 429."""
+    sign_in_window_s: int = Field(default=300, ge=1, le=86_400)
+    """The sliding window, in seconds, over which failed sign-ins are counted."""
     log_format: str | None = None
     """Server logs: ``json`` (one object per line), ``text``, or unset for text on a terminal and
     JSON otherwise. See ``docs/operations.md``."""

@@ -46,15 +46,27 @@ def commons_of(request: Request) -> Commons:
 CommonsDep = Annotated[Commons, Depends(commons_of)]
 
 
+def client_address(request: Request) -> str:
+    """The address sign-in failures are counted against (the proxy's, unless uvicorn is told to
+    trust its X-Forwarded-For; see docs/operations.md)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def current_actor(
+    request: Request,
     commons: CommonsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     if credentials is None:
         raise HTTPException(401, "no bearer token; set NURI_TOKEN or pass --token")
-    actor = commons.directory.actor_for_token(credentials.credentials)
+    token = credentials.credentials
+    actor = commons.sign_in_limits.attempt(
+        client_address(request), lambda: commons.directory.actor_for_token(token)
+    )
     if actor is None:
-        raise HTTPException(401, "unknown or revoked token")
+        raise HTTPException(
+            401, "unknown, revoked or expired token; ask an admin for a new one (nuri admin token)"
+        )
     return actor
 
 
