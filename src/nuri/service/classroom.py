@@ -23,9 +23,10 @@ from nuri.domain.errors import Conflict, Forbidden, InvalidInput
 from nuri.domain.ledger import Balance
 from nuri.domain.units import parse_gpu_hours, units_to_gpu_hours
 from nuri.engine.clock import Clock
+from nuri.service.audit import audit_entry
 from nuri.service.auth import Actor
 from nuri.service.directory import add_token
-from nuri.service.programmes import audit_entry, require_role
+from nuri.service.programmes import require_role
 from nuri.store import repository
 from nuri.store.tables import (
     AllocationPoolRow,

@@ -24,10 +24,11 @@ from nuri.domain.errors import Conflict, InvalidInput, NotFound
 from nuri.domain.jobs import JobState
 from nuri.engine.clock import Clock
 from nuri.programmes.stage_gate import EvaluationResult, Standing, gate, leaderboard
+from nuri.service.audit import audit_entry
 from nuri.service.auth import Actor
 from nuri.service.catalogue import Catalogue
 from nuri.service.jobs import Jobs
-from nuri.service.programmes import audit_entry, require_role
+from nuri.service.programmes import require_role
 from nuri.store import repository
 from nuri.store.tables import (
     AllocationRow,

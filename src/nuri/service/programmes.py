@@ -29,6 +29,7 @@ from nuri.programmes.award_optimiser import AwardPlan, AwardRequest, optimise_aw
 from nuri.programmes.conflicts import ProposalFacts, ReviewerFacts, conflict
 from nuri.programmes.normalisation import ReviewTotal, normalised_scores, ranking
 from nuri.programmes.rubric import Rubric
+from nuri.service.audit import audit_entry
 from nuri.service.auth import Actor
 from nuri.service.directory import choice
 from nuri.store import repository
@@ -696,14 +697,6 @@ def require_role(actor: Actor, action: str, role: Role) -> None:
         raise Forbidden(
             f"only a {role} or an admin may {action}; you are {actor.name} ({actor.role})"
         )
-
-
-def audit_entry(
-    session: Session, now: datetime, actor: Actor, action: str, subject: str, detail: dict[str, Any]
-) -> None:
-    session.add(
-        AuditRow(at=now, actor_user_id=actor.user_id, action=action, subject=subject, detail=detail)
-    )
 
 
 def _check_open(call_row: CallRow, now: datetime) -> None:

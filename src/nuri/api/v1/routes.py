@@ -30,6 +30,7 @@ from nuri.service.views import (
     PoolView,
     ProjectView,
     ReservationView,
+    TokenView,
     UsageView,
     UserView,
 )
@@ -127,7 +128,23 @@ def create_user(body: UserCreate, commons: CommonsDep, actor: ActorDep) -> Token
 
 @router.post("/users/{name}/tokens", status_code=201, tags=["users"])
 def issue_token(name: str, body: TokenCreate, commons: CommonsDep, actor: ActorDep) -> TokenIssued:
-    return TokenIssued(user=name, token=commons.directory.issue_token(actor, name, body.label))
+    """A new token for the user (yourself, or anyone for admins), optionally expiring."""
+    issued = commons.directory.issue(actor, name, body.label, body.expires_in_days)
+    return TokenIssued(
+        user=issued.user, token=issued.token, id=issued.id, expires_at=issued.expires_at
+    )
+
+
+@router.get("/users/{name}/tokens", tags=["users"])
+def list_tokens(name: str, commons: CommonsDep, actor: ActorDep) -> list[TokenView]:
+    """The user's tokens (yours, or anyone's for admins): never the secret or its digest."""
+    return commons.directory.list_tokens(actor, name)
+
+
+@router.post("/users/{name}/tokens/{token_id}/revoke", tags=["users"])
+def revoke_token(name: str, token_id: int, commons: CommonsDep, actor: ActorDep) -> TokenView:
+    """Revoke a token at once, with the portal sessions opened with it."""
+    return commons.directory.revoke_token(actor, name, token_id)
 
 
 @router.get("/projects", tags=["projects"])
