@@ -9,13 +9,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from nuri.api.app import create_app
 from nuri.cli.client import CliError
 from nuri.cli.main import app as cli_app
-from nuri.store.tables import AuditRow
+from nuri.service.directory import add_token
+from nuri.store.tables import AuditRow, TokenRow
 from tests.conftest import World
 from tests.integration.test_portal import sign_in
 
@@ -145,6 +146,30 @@ def test_users_manage_their_own_tokens_and_admins_anyones(world: World, client: 
     assert issue(client, admin, "kim").status_code == 201
     missing = client.post("/api/v1/users/kim/tokens/9999/revoke", headers=bearer(admin))
     assert missing.status_code == 404 and "no token 9999" in missing.json()["detail"]
+
+
+def test_a_user_whose_access_expires_cannot_extend_it(world: World, client: TestClient) -> None:
+    """A course student's tokens end with the term; a token they issue themselves, with no expiry
+    or a later one, ends then too (an admin's issue is not capped)."""
+    directory = world.commons.directory
+    term_ends_at = world.clock() + timedelta(days=30)
+    with world.commons.sessions.begin() as session:
+        student = add_token(session, world.member.user_id, "course", world.clock(), term_ends_at)
+    with world.commons.sessions.begin() as session:
+        session.execute(
+            update(TokenRow)
+            .where(TokenRow.user_id == world.member.user_id, TokenRow.label == "first token")
+            .values(revoked_at=world.clock())
+        )
+    forever = issue(client, student, "lee").json()
+    later = issue(client, student, "lee", expires_in_days=365).json()
+    sooner = issue(client, student, "lee", expires_in_days=1).json()
+    term = term_ends_at.isoformat().replace("+00:00", "Z")
+    assert forever["expires_at"] == term and later["expires_at"] == term
+    assert sooner["expires_at"] != term
+    world.clock.advance(30 * 86_400)
+    assert client.get("/api/v1/me", headers=bearer(forever["token"])).status_code == 401
+    assert directory.issue(world.admin, "lee", "renewed").expires_at is None
 
 
 @pytest.fixture

@@ -114,13 +114,20 @@ class Directory:
         self, actor: Actor, user: str, label: str = "cli", expires_in_days: int | None = None
     ) -> IssuedToken:
         """As :meth:`issue_token`, with the new token's id and expiry (``expires_in_days`` from
-        now, 1 to 3650; None: it never expires)."""
+        now, 1 to 3650; None: it never expires).
+
+        A user issuing their own token cannot extend their access: if every token they hold
+        expires (a course student's, at term end), the new one expires no later than the last
+        of them.
+        """
         if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
             raise InvalidInput(f"expires_in_days must be 1 to {MAX_TOKEN_DAYS}")
         now = self._clock()
         expires_at = None if expires_in_days is None else now + timedelta(days=expires_in_days)
         with self._sessions.begin() as session:
             row = self._token_owner(session, actor, user, "issue tokens for")
+            if not actor.is_admin:
+                expires_at = _no_later_than_own_access(session, row.id, now, expires_at)
             token = add_token(session, row.id, label, now, expires_at)
             token_id = session.scalar(
                 select(TokenRow.id).where(TokenRow.digest == token_digest(token))
@@ -663,6 +670,25 @@ def _flush(session: Session, what: str) -> None:
         session.flush()
     except IntegrityError:
         raise Conflict(f"{what} clashes with an existing record (created concurrently?)") from None
+
+
+def _no_later_than_own_access(
+    session: Session, user_id: int, now: datetime, wanted: datetime | None
+) -> datetime | None:
+    """``wanted``, or the last expiry of the user's usable tokens if every one of them expires."""
+    expiries = list(
+        session.scalars(
+            select(TokenRow.expires_at).where(
+                TokenRow.user_id == user_id,
+                TokenRow.revoked_at.is_(None),
+                or_(TokenRow.expires_at.is_(None), TokenRow.expires_at > now),
+            )
+        )
+    )
+    if not expiries or any(expiry is None for expiry in expiries):
+        return wanted
+    last = max(expiry for expiry in expiries if expiry is not None)
+    return last if wanted is None or wanted > last else wanted
 
 
 def _token_view(row: TokenRow, user: str, now: datetime) -> TokenView:
