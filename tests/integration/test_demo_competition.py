@@ -5,14 +5,19 @@ import subprocess
 from pathlib import Path
 
 from nuri.backends.fake import FakeBackend
+from nuri.domain.commons import Role
 from nuri.engine.clock import ManualClock
 from nuri.engine.cycle import SchedulingEngine
 from nuri.policy.fifo import Fifo
+from nuri.service.auth import Actor
 from nuri.service.commons import open_commons
 from nuri.service.demo import seed_demo
 from nuri.service.demo_competition import CALL, seed_demo_competition
 from nuri.service.settings import ServerSettings
 from tests.conftest import START
+
+SYSTEM_ADMIN = Actor(0, "root", Role.ADMIN)
+"""An admin reads every award and run; no row is written as them."""
 
 
 def test_the_demo_competition_is_mid_way_with_real_evaluations_queued(tmp_path: Path) -> None:
@@ -24,13 +29,13 @@ def test_the_demo_competition_is_mid_way_with_real_evaluations_queued(tmp_path: 
     seed_demo_competition(commons, tmp_path)
     call = commons.programmes.show_call(CALL)
     assert call.state == "decided" and call.proposals == 4
-    awards = commons.programmes.awards(CALL)
+    awards = commons.programmes.awards(SYSTEM_ADMIN, CALL)
     assert len(awards) == 4 and all(
         a.granted.get("rngd-gwangju") == 100 for a in awards if a.granted
     )
     stages = commons.competitions.stages(CALL)
     assert [(s.name, s.state) for s in stages] == [("stage-1", "open"), ("stage-2", "open")]
-    runs = commons.competitions.evaluations(CALL, "stage-1")
+    runs = commons.competitions.evaluations(SYSTEM_ADMIN, CALL, "stage-1")
     assert sorted(r.proposal for r in runs) == sorted(stages[0].teams) and len(runs) >= 3
     # The queued evaluation jobs run the real task on each team's registered model.
     engine = SchedulingEngine(

@@ -261,3 +261,17 @@ def test_the_cli_client_retries_a_lost_submission_without_queueing_twice(api: Ap
     assert api.count(JobRow) == 1 and job["state"] == "PENDING"
     keys = {request.headers["Idempotency-Key"] for request in lossy.requests}
     assert len(lossy.requests) == 2 and len(keys) == 1
+
+
+def test_a_keyed_request_is_one_sign_in_attempt_and_obeys_the_limit(api: Api) -> None:
+    """With a bad token a keyed request counts one failure, not two; from a blocked address
+    even a good token gets 429 with Retry-After, and nothing is done."""
+    limits = api.world.commons.sign_in_limits
+    bad = {"Authorization": "Bearer nuri_not-a-token", "Idempotency-Key": "k-bad"}
+    assert api.client.post("/api/v1/jobs", json=JOB, headers=bad).status_code == 401
+    assert limits.failures("testclient") == 1
+    for _ in range(api.world.commons.settings.sign_in_failure_limit):
+        limits.record_failure("testclient")
+    blocked = api.post("/jobs", JOB, who="member", key="k-blocked")
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert api.count(JobRow) == 0

@@ -57,6 +57,7 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
         IdempotencyMiddleware,
         requests=commons.idempotent_requests,
         directory=commons.directory,
+        limits=commons.sign_in_limits,
     )
     install_metrics(app, commons)
     install_request_log(app)  # added last, so outermost: its duration covers the metrics too

@@ -14,6 +14,7 @@ from nuri.domain.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    TooManyAttempts,
 )
 from nuri.service.idempotency import IdempotencyKeyReused
 
@@ -27,6 +28,7 @@ STATUS: dict[type[DomainError], int] = {
     InvalidTransition: 409,
     AdmissionRefused: 422,
     IdempotencyKeyReused: 422,
+    TooManyAttempts: 429,
 }
 
 
@@ -41,7 +43,12 @@ def status_of(error: DomainError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": error.message}, status_code=status_of(error))
+        headers = None
+        if isinstance(error, TooManyAttempts):
+            headers = {"Retry-After": str(error.retry_after_s)}
+        return JSONResponse(
+            {"detail": error.message}, status_code=status_of(error), headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:

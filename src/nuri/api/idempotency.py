@@ -9,8 +9,10 @@ most once for that caller and key (the rules are in :mod:`nuri.service.idempoten
 - an answer marked ``Cache-Control: no-store`` (one that shows a new token) is never stored, so
   a retry of its request is refused (409) instead of showing the secret again.
 
-Requests without the header, or whose token does not resolve (the route then answers 401), pass
-through untouched. The body is read whole before the route sees it, to fingerprint it; the body
+Requests without the header, or whose token does not resolve (the route then answers 401, or 429
+for an address with too many failed sign-ins), pass through untouched. The sign-in attempt made
+here counts against the address's limit as the route's own would, and the route takes its outcome
+from the request's state rather than making (and counting) a second one. The body is read whole before the route sees it, to fingerprint it; the body
 size limit outside this middleware bounds it.
 """
 
@@ -19,7 +21,7 @@ import json
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nuri.domain.errors import DomainError
+from nuri.domain.errors import DomainError, TooManyAttempts
 from nuri.service.directory import Directory
 from nuri.service.idempotency import (
     IdempotencyKeyReused,
@@ -29,6 +31,7 @@ from nuri.service.idempotency import (
     check_key,
     fingerprint,
 )
+from nuri.service.sign_in_limits import SignInLimits
 
 KEY_HEADER = b"idempotency-key"
 REPLAYED_HEADER = b"idempotent-replayed"
@@ -40,10 +43,18 @@ RESOLVED_ACTOR = "nuri_resolved_actor"
 class IdempotencyMiddleware:
     """Pure ASGI, so streamed answers (logs) pass through unbuffered when no key is given."""
 
-    def __init__(self, app: ASGIApp, *, requests: IdempotentRequests, directory: Directory) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        requests: IdempotentRequests,
+        directory: Directory,
+        limits: SignInLimits,
+    ) -> None:
         self._app = app
         self._requests = requests
         self._directory = directory
+        self._limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -64,12 +75,19 @@ class IdempotencyMiddleware:
         except DomainError as error:
             await _send_json(send, 400, {"detail": error.message})
             return
-        actor = await run_in_threadpool(self._directory.actor_for_token, token)
+        address = scope["client"][0] if scope.get("client") else "unknown"
+        try:
+            actor = await run_in_threadpool(
+                self._limits.attempt, address, lambda: self._directory.actor_for_token(token)
+            )
+        except TooManyAttempts:
+            actor = None  # the route refuses it again, with its 429 and Retry-After
+        else:
+            # The route's own authentication takes the outcome from here: one attempt counted.
+            scope.setdefault("state", {})[RESOLVED_ACTOR] = (token, actor)
         if actor is None:
             await self._app(scope, receive, send)
             return
-        # The route's own authentication takes the caller from here instead of asking again.
-        scope.setdefault("state", {})[RESOLVED_ACTOR] = (token, actor)
         body = await _read_body(receive)
         request = KeyedRequest(
             user_id=actor.user_id,

@@ -94,9 +94,14 @@ def token(
     ctx: typer.Context,
     user: Annotated[str, typer.Argument(help="User name.")],
     label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Days until it expires (default: never)."),
+    ] = None,
 ) -> None:
-    """Issue another token for a user."""
-    print_json(_client(ctx).post(f"/users/{user}/tokens", {"label": label}))
+    """Issue another token for a user (yourself, or anyone as an admin); printed once."""
+    body = {"label": label, "expires_in_days": expires_in_days}
+    print_json(_client(ctx).post(f"/users/{user}/tokens", body))
 
 
 @app.command("create-project")

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from nuri.backends.protocol import BackendError
-from nuri.cli import admin, programmes, reports, slurm, trace
+from nuri.cli import admin, programmes, reports, slurm, tokens, trace
 from nuri.cli.backup import backup, restore
 from nuri.cli.client import ApiClient, CliError
 from nuri.cli.forecast import forecast
@@ -37,6 +37,7 @@ app = typer.Typer(
 job_app = typer.Typer(help="Look at one job.", no_args_is_help=True)
 app.add_typer(job_app, name="job")
 app.add_typer(admin.app, name="admin")
+app.add_typer(tokens.app, name="token")
 app.add_typer(trace.app, name="trace")
 app.add_typer(slurm.dev_app, name="slurm-dev")
 app.add_typer(slurm.books_app, name="slurm")

@@ -10,6 +10,7 @@ Every error carries a message written for the person who must fix the input, bec
      +-- Forbidden             the caller's role does not allow the action
      +-- AdmissionRefused      a job cannot be accepted (award, pool, size, command)
      +-- InvalidTransition     a job state change the state machine does not allow
+     +-- TooManyAttempts       too many failed sign-ins from one address; wait and retry
 """
 
 
@@ -43,3 +44,11 @@ class AdmissionRefused(DomainError):
 
 class InvalidTransition(DomainError):
     """A job state change that the state machine does not allow."""
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed sign-ins from one client address; ``retry_after_s`` says how long to wait."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -19,8 +19,9 @@ from nuri.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from nuri.engine.clock import Clock
 from nuri.programmes.licences import licence_named
 from nuri.service.access import visible_project_ids
+from nuri.service.audit import audit_entry
 from nuri.service.auth import Actor
-from nuri.service.programmes import audit_entry, require_role
+from nuri.service.programmes import require_role
 from nuri.store import repository
 from nuri.store.tables import (
     CallRow,

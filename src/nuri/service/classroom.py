@@ -19,13 +19,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nuri.domain.commons import Role, Tier, check_name
-from nuri.domain.errors import Conflict, Forbidden, InvalidInput
+from nuri.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from nuri.domain.ledger import Balance
 from nuri.domain.units import parse_gpu_hours, units_to_gpu_hours
 from nuri.engine.clock import Clock
+from nuri.service.access import can_see_project
+from nuri.service.audit import audit_entry
 from nuri.service.auth import Actor
 from nuri.service.directory import add_token
-from nuri.service.programmes import audit_entry, require_role
+from nuri.service.programmes import require_role
 from nuri.store import repository
 from nuri.store.tables import (
     AllocationPoolRow,
@@ -257,9 +259,12 @@ class Classroom:
                 for name, project_name, allocation in rows
             ]
 
-    def show(self, course: str) -> CourseView:
+    def show(self, actor: Actor, course: str) -> CourseView:
+        """The course, for its instructor, its students, managers and admins."""
         with self._sessions.begin() as session:
-            course_row, _ = self._course(session, course)
+            course_row, project = self._course(session, course)
+            if actor.role is not Role.MANAGER and not can_see_project(session, actor, project.id):
+                raise NotFound(f"no course named {course!r} that you teach or take")
             return _course_view(session, course_row)
 
     def _course(self, session: Session, course: str) -> tuple[CourseRow, ProjectRow]:

@@ -26,6 +26,7 @@ from nuri.service.jobs import Jobs
 from nuri.service.programmes import Programmes
 from nuri.service.reports import Reports
 from nuri.service.settings import ServerSettings
+from nuri.service.sign_in_limits import SignInLimits
 from nuri.service.slurm_accounting import SlurmBooks
 from nuri.slurm.commands import SlurmTools
 from nuri.store.database import make_engine, make_sessionmaker
@@ -54,6 +55,7 @@ class Commons:
     reports: Reports
     idempotent_requests: IdempotentRequests
     analyses: Analyses
+    sign_in_limits: SignInLimits
     slurm_books: SlurmBooks | None = None
 
     def scheduling_engine(self) -> SchedulingEngine:
@@ -112,6 +114,12 @@ def open_commons(
         reports=Reports(sessions, clock, demand),
         idempotent_requests=IdempotentRequests(sessions, clock),
         analyses=Analyses(sessions, clock, demand),
+        sign_in_limits=SignInLimits(
+            sessions,
+            clock,
+            limit=settings.sign_in_failure_limit,
+            window_s=settings.sign_in_window_s,
+        ),
         slurm_books=books,
     )
 

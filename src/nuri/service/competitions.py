@@ -24,10 +24,12 @@ from nuri.domain.errors import Conflict, InvalidInput, NotFound
 from nuri.domain.jobs import JobState
 from nuri.engine.clock import Clock
 from nuri.programmes.stage_gate import EvaluationResult, Standing, gate, leaderboard
+from nuri.service.access import visible_project_ids
+from nuri.service.audit import audit_entry
 from nuri.service.auth import Actor
 from nuri.service.catalogue import Catalogue
 from nuri.service.jobs import Jobs
-from nuri.service.programmes import audit_entry, require_role
+from nuri.service.programmes import require_role
 from nuri.store import repository
 from nuri.store.tables import (
     AllocationRow,
@@ -234,16 +236,23 @@ class Competitions:
             session.flush()
             return _evaluation_view(session, run, proposal)
 
-    def evaluations(self, call: str, stage: str) -> list[EvaluationView]:
+    def evaluations(self, actor: Actor, call: str, stage: str) -> list[EvaluationView]:
+        """The stage's runs: every team's for managers and admins, else the caller's teams' only
+        (which model a rival ran, and its job, are the rival's; the leaderboard is public)."""
         self._collect(call, stage)
         with self._sessions.begin() as session:
             _, stage_row = self._stage(session, call, stage)
-            rows = session.execute(
+            query = (
                 select(EvaluationRunRow, ProposalRow.name)
                 .join(ProposalRow, ProposalRow.id == EvaluationRunRow.proposal_id)
                 .where(EvaluationRunRow.stage_id == stage_row.id)
                 .order_by(EvaluationRunRow.id)
-            ).all()
+            )
+            if actor.role is not Role.MANAGER:
+                visible = visible_project_ids(session, actor)
+                if visible is not None:
+                    query = query.where(ProposalRow.project_id.in_(visible))
+            rows = session.execute(query).all()
             return [_evaluation_view(session, run, name) for run, name in rows]
 
     def leaderboard(self, call: str, stage: str) -> list[StandingView]:

@@ -1,12 +1,14 @@
-"""The commons' directory: hubs, pools, organisations, users, projects and allocations.
+"""The commons' directory: hubs, pools, organisations, users, their tokens, projects and
+allocations.
 
-Creating any of these is an admin's job, except that a project's PI may add members to it.
-Listings show everyone the hubs and pools; projects and allocations only where the caller is
-involved (admins see all).
+Creating any of these is an admin's job, except that a project's PI may add members to it and
+users may issue, list and revoke their own tokens. Listings show everyone the hubs and pools;
+projects and allocations only where the caller is involved (admins see all). Every change is
+written to the audit log in the transaction that makes it.
 """
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -36,14 +38,17 @@ from nuri.domain.units import (
     round_hours,
 )
 from nuri.service.access import require_admin, visible_project_ids
+from nuri.service.audit import audit_entry
 from nuri.service.auth import Actor, new_token, token_digest
 from nuri.service.views import (
     AllocationView,
     HubView,
+    IssuedToken,
     OrganisationView,
     PoolView,
     ProjectView,
     ReservationView,
+    TokenView,
     UserView,
 )
 from nuri.store import repository
@@ -62,6 +67,7 @@ from nuri.store.tables import (
 )
 
 EnumT = TypeVar("EnumT", bound=StrEnum)
+MAX_TOKEN_DAYS = 3650
 
 
 def choice(enum: type[EnumT], kind: str, value: str) -> EnumT:
@@ -98,13 +104,78 @@ class Directory:
                 return None
             return Actor(user_id=row.id, name=row.name, role=Role(row.role))
 
-    def issue_token(self, actor: Actor, user: str, label: str = "cli") -> str:
+    def issue_token(
+        self, actor: Actor, user: str, label: str = "cli", expires_in_days: int | None = None
+    ) -> str:
         """A new token for ``user`` (admins for anyone, others for themselves). Shown once."""
+        return self.issue(actor, user, label, expires_in_days).token
+
+    def issue(
+        self, actor: Actor, user: str, label: str = "cli", expires_in_days: int | None = None
+    ) -> IssuedToken:
+        """As :meth:`issue_token`, with the new token's id and expiry (``expires_in_days`` from
+        now, 1 to 3650; None: it never expires).
+
+        A user issuing their own token cannot extend their access: if every token they hold
+        expires (a course student's, at term end), the new one expires no later than the last
+        of them.
+        """
+        if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+            raise InvalidInput(f"expires_in_days must be 1 to {MAX_TOKEN_DAYS}")
+        now = self._clock()
+        expires_at = None if expires_in_days is None else now + timedelta(days=expires_in_days)
         with self._sessions.begin() as session:
-            row = repository.named(session, UserRow, "user", user)
-            if not actor.is_admin and row.id != actor.user_id:
-                raise Forbidden("you may only issue tokens for yourself")
-            return add_token(session, row.id, label, self._clock())
+            row = self._token_owner(session, actor, user, "issue tokens for")
+            if not actor.is_admin:
+                expires_at = _no_later_than_own_access(session, row.id, now, expires_at)
+            token = add_token(session, row.id, label, now, expires_at)
+            token_id = session.scalar(
+                select(TokenRow.id).where(TokenRow.digest == token_digest(token))
+            )
+            assert token_id is not None  # just added and flushed by the query
+            detail = {"token_id": token_id, "label": label, "expires_at": _iso(expires_at)}
+            audit_entry(session, now, actor, "token.issue", f"user {user}", detail)
+            return IssuedToken(id=token_id, user=user, token=token, expires_at=expires_at)
+
+    def list_tokens(self, actor: Actor, user: str) -> list[TokenView]:
+        """``user``'s tokens, oldest first, revoked and expired ones too (admins: anyone's)."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            row = self._token_owner(session, actor, user, "list the tokens of")
+            tokens = session.scalars(
+                select(TokenRow).where(TokenRow.user_id == row.id).order_by(TokenRow.id)
+            )
+            return [_token_view(token, user, now) for token in tokens]
+
+    def revoke_token(self, actor: Actor, user: str, token_id: int) -> TokenView:
+        """Revoke one of ``user``'s tokens at once: the API refuses it from the next request and
+        portal sessions opened with it end. Revoking a revoked token changes nothing."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            row = self._token_owner(session, actor, user, "revoke the tokens of")
+            token = session.scalar(
+                select(TokenRow).where(TokenRow.id == token_id, TokenRow.user_id == row.id)
+            )
+            if token is None:
+                raise NotFound(f"user {user} has no token {token_id}; see their token list")
+            if token.revoked_at is None:
+                token.revoked_at = now
+                audit_entry(
+                    session,
+                    now,
+                    actor,
+                    "token.revoke",
+                    f"user {user}",
+                    {"token_id": token_id, "label": token.label},
+                )
+                session.flush()
+            return _token_view(token, user, now)
+
+    def _token_owner(self, session: Session, actor: Actor, user: str, action: str) -> UserRow:
+        row = repository.named(session, UserRow, "user", user)
+        if not actor.is_admin and row.id != actor.user_id:
+            raise Forbidden(f"only an admin may {action} another user; you are {actor.name}")
+        return row
 
     # -- hubs and pools ---------------------------------------------------------------------
 
@@ -116,6 +187,7 @@ class Directory:
             row = HubRow(name=name, title=title or name, operator=kind.value)
             session.add(row)
             _flush(session, f"hub {name}")
+            audit_entry(session, self._clock(), actor, "hub.create", f"hub {name}", {})
             return _hub_view(row)
 
     def list_hubs(self) -> list[HubView]:
@@ -156,6 +228,8 @@ class Directory:
             )
             session.add(row)
             _flush(session, f"pool {name}")
+            detail = {"hub": hub, "accelerator": model.model, "nodes": nodes}
+            audit_entry(session, self._clock(), actor, "pool.create", f"pool {name}", detail)
             return self._pool_views(session, [row])[0]
 
     def list_pools(self) -> list[PoolView]:
@@ -209,6 +283,14 @@ class Directory:
             row = OrganisationRow(name=name, title=title or name, kind=organisation_kind.value)
             session.add(row)
             _flush(session, f"organisation {name}")
+            audit_entry(
+                session,
+                self._clock(),
+                actor,
+                "organisation.create",
+                f"organisation {name}",
+                {"kind": organisation_kind.value},
+            )
             return _organisation_view(row)
 
     def list_organisations(self) -> list[OrganisationView]:
@@ -245,6 +327,8 @@ class Directory:
             session.add(row)
             _flush(session, f"user {name}")
             token = add_token(session, row.id, "first token", self._clock())
+            detail = {"role": user_role.value, "organisation": organisation}
+            audit_entry(session, self._clock(), actor, "user.create", f"user {name}", detail)
             return _user_view(row, organisation), token
 
     def me(self, actor: Actor) -> UserView:
@@ -294,6 +378,8 @@ class Directory:
             )
             session.add(row)
             _flush(session, f"project {name}")
+            detail = {"organisation": organisation, "pi": pi}
+            audit_entry(session, self._clock(), actor, "project.create", f"project {name}", detail)
             return self._project_view(session, row)
 
     def add_member(self, actor: Actor, *, project: str, user: str) -> ProjectView:
@@ -305,6 +391,14 @@ class Directory:
             already = session.get(ProjectMemberRow, (project_row.id, user_row.id))
             if already is None and user_row.id != project_row.pi_user_id:
                 session.add(ProjectMemberRow(project_id=project_row.id, user_id=user_row.id))
+                audit_entry(
+                    session,
+                    self._clock(),
+                    actor,
+                    "project.member.add",
+                    f"project {project}",
+                    {"user": user},
+                )
                 session.flush()
             return self._project_view(session, project_row)
 
@@ -369,6 +463,14 @@ class Directory:
             session.flush()
             for pool_row in {pool_row.id: pool_row for pool_row in pool_rows}.values():
                 session.add(AllocationPoolRow(allocation_id=row.id, pool_id=pool_row.id))
+            audit_entry(
+                session,
+                self._clock(),
+                actor,
+                "allocation.create",
+                f"allocation {project}#{row.id}",
+                {"gpu_hours": gpu_hours, "pools": sorted(pools), "tier": allocation_tier.value},
+            )
             session.flush()
             allocation = repository.allocation_of(session, row)
             [(allocation, balance)] = repository.allocation_balances(session, [allocation])
@@ -442,6 +544,10 @@ class Directory:
             )
             session.add(row)
             _flush(session, f"reservation {name}")
+            detail = {"pool": pool, "nodes": nodes, "wanted": wanted}
+            audit_entry(
+                session, self._clock(), actor, "reservation.create", f"reservation {name}", detail
+            )
             return self._reservation_views(session, [row])[0]
 
     def set_reservation_demand(self, actor: Actor, *, name: str, wanted: int) -> ReservationView:
@@ -458,6 +564,15 @@ class Directory:
             capacity = row.nodes * pool_row.devices_per_node
             if not 0 <= wanted <= capacity:
                 raise InvalidInput(f"wanted devices must be 0 to {capacity}, got {wanted}")
+            if row.wanted != wanted:
+                audit_entry(
+                    session,
+                    self._clock(),
+                    actor,
+                    "reservation.demand",
+                    f"reservation {name}",
+                    {"from": row.wanted, "to": wanted},
+                )
             row.wanted = wanted
             session.flush()
             return self._reservation_views(session, [row])[0]
@@ -555,6 +670,42 @@ def _flush(session: Session, what: str) -> None:
         session.flush()
     except IntegrityError:
         raise Conflict(f"{what} clashes with an existing record (created concurrently?)") from None
+
+
+def _no_later_than_own_access(
+    session: Session, user_id: int, now: datetime, wanted: datetime | None
+) -> datetime | None:
+    """``wanted``, or the last expiry of the user's usable tokens if every one of them expires."""
+    expiries = list(
+        session.scalars(
+            select(TokenRow.expires_at).where(
+                TokenRow.user_id == user_id,
+                TokenRow.revoked_at.is_(None),
+                or_(TokenRow.expires_at.is_(None), TokenRow.expires_at > now),
+            )
+        )
+    )
+    if not expiries or any(expiry is None for expiry in expiries):
+        return wanted
+    last = max(expiry for expiry in expiries if expiry is not None)
+    return last if wanted is None or wanted > last else wanted
+
+
+def _token_view(row: TokenRow, user: str, now: datetime) -> TokenView:
+    expired = row.expires_at is not None and row.expires_at <= now
+    return TokenView(
+        id=row.id,
+        user=user,
+        label=row.label,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        active=row.revoked_at is None and not expired,
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _hub_view(row: HubRow) -> HubView:

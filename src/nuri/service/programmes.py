@@ -29,6 +29,8 @@ from nuri.programmes.award_optimiser import AwardPlan, AwardRequest, optimise_aw
 from nuri.programmes.conflicts import ProposalFacts, ReviewerFacts, conflict
 from nuri.programmes.normalisation import ReviewTotal, normalised_scores, ranking
 from nuri.programmes.rubric import Rubric
+from nuri.service.access import visible_project_ids
+from nuri.service.audit import audit_entry
 from nuri.service.auth import Actor
 from nuri.service.directory import choice
 from nuri.store import repository
@@ -610,15 +612,22 @@ class Programmes:
             call_row.state = "decided"
             return views
 
-    def awards(self, call: str) -> list[AwardView]:
+    def awards(self, actor: Actor, call: str) -> list[AwardView]:
+        """The call's decided awards: all of them for managers and admins; for anyone else only
+        those to projects they lead or belong to (another team's award is its own business)."""
         with self._sessions.begin() as session:
             call_row = repository.named(session, CallRow, "call", call)
-            rows = session.execute(
+            query = (
                 select(AwardDecisionRow, ProposalRow.name)
                 .join(ProposalRow, ProposalRow.id == AwardDecisionRow.proposal_id)
                 .where(AwardDecisionRow.call_id == call_row.id)
                 .order_by(AwardDecisionRow.id)
-            ).all()
+            )
+            if actor.role is not Role.MANAGER:
+                visible = visible_project_ids(session, actor)
+                if visible is not None:
+                    query = query.where(ProposalRow.project_id.in_(visible))
+            rows = session.execute(query).all()
             return [
                 AwardView(
                     name, dict(row.granted), row.source, row.reason, row.score, row.allocation_id
@@ -707,14 +716,6 @@ def require_role(actor: Actor, action: str, role: Role) -> None:
         raise Forbidden(
             f"only a {role} or an admin may {action}; you are {actor.name} ({actor.role})"
         )
-
-
-def audit_entry(
-    session: Session, now: datetime, actor: Actor, action: str, subject: str, detail: dict[str, Any]
-) -> None:
-    session.add(
-        AuditRow(at=now, actor_user_id=actor.user_id, action=action, subject=subject, detail=detail)
-    )
 
 
 def _check_open(call_row: CallRow, now: datetime) -> None:

@@ -41,6 +41,11 @@ class ServerSettings(BaseSettings):
     the server (``nuri.service.analyses_worker``); off, pages work them out when first asked."""
     analyses_interval_s: float = Field(default=300.0, gt=0)
     """Seconds between the worker's rounds; each round does only what the hour still lacks."""
+    sign_in_failure_limit: int = Field(default=10, ge=1, le=10_000)
+    """Failed sign-ins one client address may make within ``sign_in_window_s`` before its
+    further attempts get HTTP 429."""
+    sign_in_window_s: int = Field(default=300, ge=1, le=86_400)
+    """The sliding window, in seconds, over which failed sign-ins are counted."""
     log_format: str | None = None
     """Server logs: ``json`` (one object per line), ``text``, or unset for text on a terminal and
     JSON otherwise. See ``docs/operations.md``."""

@@ -51,6 +51,31 @@ class UserView:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenView:
+    """One of a user's API tokens, as listed: never the token itself nor its digest."""
+
+    id: int
+    user: str
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    """After this moment the token signs nobody in; None: it does not expire."""
+    revoked_at: datetime | None
+    active: bool
+    """Neither revoked nor expired now."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token just issued: the secret itself is here once and never stored."""
+
+    id: int
+    user: str
+    token: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectView:
     id: int
     name: str

@@ -486,3 +486,15 @@ class WebSessionRow(Base):
     """Sent back in a hidden field of every form; a POST without it is refused."""
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SignInFailureRow(Base):
+    """A failed sign-in (a bearer token or the portal's form), keyed by the client's address only:
+    never by a user name or token, so the table cannot tell whether an account exists. Rows older
+    than the limit's window are pruned whenever a failure is recorded."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_client_address_at", "client_address", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)

@@ -223,6 +223,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         " 만료된 토큰은 쓸 수 없으며, 운영자가 새 토큰을 발급할 수 있습니다.",
     ),
     "sign_in.signed_out": ("You have signed out.", "로그아웃했습니다."),
+    "sign_in.too_many": (
+        "Too many failed sign-ins from your address. Wait {seconds} seconds, then sign in with a"
+        " valid token.",
+        "이 주소에서 로그인 실패가 너무 많습니다. {seconds}초 기다린 뒤 유효한 토큰으로 로그인하세요.",
+    ),
     # -- jobs
     "jobs.title": ("Jobs", "작업"),
     "jobs.submit": ("Submit a job", "작업 제출"),

@@ -3,6 +3,8 @@
 A failed sign-in says only that the token does not sign anyone in: not whether it was unknown,
 revoked or expired, so the page cannot be used to probe tokens. (Tokens carry 256 random bits,
 so guessing is hopeless anyway; the uniform message is about not leaking a token's history.)
+Failures count against the client's address, as on the API (``SignInLimits``): past the limit the
+form answers 429 with Retry-After and how long to wait, without looking at the token.
 """
 
 from typing import Annotated
@@ -10,6 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import RedirectResponse, Response
 
+from nuri.api.v1.routes import client_address
+from nuri.domain.errors import TooManyAttempts
 from nuri.web.csrf import (
     CSRF_FIELD,
     SIGN_IN_CSRF_COOKIE,
@@ -51,7 +55,21 @@ def sign_in(
     next_path: Annotated[str, Form(alias="next", max_length=2000)] = "",
 ) -> Response:
     check_csrf(csrf_token, page.request.cookies.get(SIGN_IN_CSRF_COOKIE))
-    opened = WebSessions(page.commons.sessions, page.commons.clock).open(token.strip())
+    web_sessions = WebSessions(page.commons.sessions, page.commons.clock)
+    try:
+        opened = page.commons.sign_in_limits.attempt(
+            client_address(page.request), lambda: web_sessions.open(token.strip())
+        )
+    except TooManyAttempts as refusal:
+        response = _sign_in_page(
+            page,
+            next_path=next_path,
+            error="sign_in.too_many",
+            error_params={"seconds": refusal.retry_after_s},
+            status=429,
+        )
+        response.headers["Retry-After"] = str(refusal.retry_after_s)
+        return response
     if opened is None:
         return _sign_in_page(page, next_path=next_path, error="sign_in.refused", status=401)
     response = RedirectResponse(_safe_next(page, next_path), status_code=303)
@@ -93,6 +111,7 @@ def _sign_in_page(
     *,
     next_path: str,
     error: str | None = None,
+    error_params: dict[str, object] | None = None,
     notice: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -103,6 +122,7 @@ def _sign_in_page(
         sign_in_csrf=token,
         next_path=next_path if _is_local_path(next_path) else "",
         error=error,
+        error_params=error_params,
         notice=notice,
     )
     response.set_cookie(

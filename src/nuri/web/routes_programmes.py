@@ -320,7 +320,7 @@ def _render_call(
         ranking=programmes.ranking(page.actor, call),
         plan=plan,
         planned_per_pool=planned_per_pool,
-        awards=programmes.awards(call),
+        awards=programmes.awards(page.actor, call),
         stages=[
             _stage_board(page, call, stage) for stage in page.commons.competitions.stages(call)
         ],

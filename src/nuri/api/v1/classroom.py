@@ -35,8 +35,9 @@ def create_course(body: CourseCreate, commons: CommonsDep, actor: ActorDep) -> C
 
 
 @router.get("/courses/{course}")
-def show_course(course: str, commons: CommonsDep, _: ActorDep) -> CourseView:
-    return commons.classroom.show(course)
+def show_course(course: str, commons: CommonsDep, actor: ActorDep) -> CourseView:
+    """The course (its instructor, students, managers and admins)."""
+    return commons.classroom.show(actor, course)
 
 
 @router.post("/courses/{course}/students", status_code=201)

@@ -189,8 +189,9 @@ def decide_awards(
 
 
 @router.get("/calls/{call}/awards")
-def list_awards(call: str, commons: CommonsDep, _: ActorDep) -> list[AwardView]:
-    return commons.programmes.awards(call)
+def list_awards(call: str, commons: CommonsDep, actor: ActorDep) -> list[AwardView]:
+    """Every award of the call for managers and admins; yours (your projects') otherwise."""
+    return commons.programmes.awards(actor, call)
 
 
 @router.get("/audit")
@@ -244,9 +245,10 @@ def submit_evaluation(
 
 @router.get("/calls/{call}/stages/{stage}/evaluations")
 def list_evaluations(
-    call: str, stage: str, commons: CommonsDep, _: ActorDep
+    call: str, stage: str, commons: CommonsDep, actor: ActorDep
 ) -> list[EvaluationView]:
-    return commons.competitions.evaluations(call, stage)
+    """Every team's runs for managers and admins; your teams' runs otherwise."""
+    return commons.competitions.evaluations(actor, call, stage)
 
 
 @router.get("/calls/{call}/stages/{stage}/leaderboard")

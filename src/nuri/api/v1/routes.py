@@ -31,6 +31,7 @@ from nuri.service.views import (
     PoolView,
     ProjectView,
     ReservationView,
+    TokenView,
     UsageView,
     UserView,
 )
@@ -47,6 +48,12 @@ def commons_of(request: Request) -> Commons:
 CommonsDep = Annotated[Commons, Depends(commons_of)]
 
 
+def client_address(request: Request) -> str:
+    """The address sign-in failures are counted against (the proxy's, unless uvicorn is told to
+    trust its X-Forwarded-For; see docs/operations.md)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def current_actor(
     request: Request,
     commons: CommonsDep,
@@ -54,13 +61,19 @@ def current_actor(
 ) -> Actor:
     if credentials is None:
         raise HTTPException(401, "no bearer token; set NURI_TOKEN or pass --token")
+    token = credentials.credentials
     resolved = getattr(request.state, RESOLVED_ACTOR, None)
-    if resolved is not None and resolved[0] == credentials.credentials:
+    if resolved is not None and resolved[0] == token:
+        # The idempotency middleware has already made this sign-in attempt (and counted it).
         actor: Actor | None = resolved[1]
     else:
-        actor = commons.directory.actor_for_token(credentials.credentials)
+        actor = commons.sign_in_limits.attempt(
+            client_address(request), lambda: commons.directory.actor_for_token(token)
+        )
     if actor is None:
-        raise HTTPException(401, "unknown or revoked token")
+        raise HTTPException(
+            401, "unknown, revoked or expired token; ask an admin for a new one (nuri admin token)"
+        )
     return actor
 
 
@@ -129,7 +142,23 @@ def create_user(body: UserCreate, commons: CommonsDep, actor: ActorDep) -> Token
     "/users/{name}/tokens", status_code=201, tags=["users"], dependencies=[Depends(secret_answer)]
 )
 def issue_token(name: str, body: TokenCreate, commons: CommonsDep, actor: ActorDep) -> TokenIssued:
-    return TokenIssued(user=name, token=commons.directory.issue_token(actor, name, body.label))
+    """A new token for the user (yourself, or anyone for admins), optionally expiring."""
+    issued = commons.directory.issue(actor, name, body.label, body.expires_in_days)
+    return TokenIssued(
+        user=issued.user, token=issued.token, id=issued.id, expires_at=issued.expires_at
+    )
+
+
+@router.get("/users/{name}/tokens", tags=["users"])
+def list_tokens(name: str, commons: CommonsDep, actor: ActorDep) -> list[TokenView]:
+    """The user's tokens (yours, or anyone's for admins): never the secret or its digest."""
+    return commons.directory.list_tokens(actor, name)
+
+
+@router.post("/users/{name}/tokens/{token_id}/revoke", tags=["users"])
+def revoke_token(name: str, token_id: int, commons: CommonsDep, actor: ActorDep) -> TokenView:
+    """Revoke a token at once, with the portal sessions opened with it."""
+    return commons.directory.revoke_token(actor, name, token_id)
 
 
 @router.get("/projects", tags=["projects"])

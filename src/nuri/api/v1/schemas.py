@@ -51,6 +51,13 @@ class UserCreate(Body):
 
 class TokenCreate(Body):
     label: str = Field(default="cli", max_length=100, description="What the token is for.")
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days until the token stops signing anyone in; omit for a token that does not"
+        " expire (revoke it when it is no longer needed).",
+    )
 
 
 class ProjectCreate(Body):
@@ -115,6 +122,8 @@ class Health(BaseModel):
 class TokenIssued(BaseModel):
     user: str
     token: str = Field(description="Shown once; only a digest is stored.")
+    id: int | None = Field(default=None, description="The token's id, to list or revoke it by.")
+    expires_at: datetime | None = Field(default=None, description="When it expires, if ever.")
 
 
 class LogChunk(BaseModel):

@@ -1,0 +1,110 @@
+"""Rate limits on failed sign-ins, kept in the database so that every replica enforces them.
+
+A sign-in is a bearer token presented to the API or a token typed into the portal's form. Each
+failure is a row keyed by the client's address (nothing else: not a user name, not the token),
+and an address with ``limit`` failures inside the sliding ``window`` is refused every further
+attempt, valid or not, until enough of them have aged out; the refusal says how long that is.
+
+- Checking an address that is not blocked costs one indexed count.
+- A refused attempt (HTTP 429) is not recorded, so waiting the advertised time always works.
+- A successful sign-in deletes nothing: it neither resets its own address's failures nor anyone
+  else's, so a valid token interleaved with guesses does not lift the limit.
+- Recording a failure prunes every row older than the window, so the table stays small.
+
+Replicas count and insert in separate statements, so under concurrent guessing a few attempts
+beyond ``limit`` may slip through; the limit bounds guessing, it does not meter it exactly.
+"""
+
+import math
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from nuri.domain.errors import TooManyAttempts
+from nuri.engine.clock import Clock
+from nuri.store.tables import SignInFailureRow
+
+T = TypeVar("T")
+MAX_ADDRESS_LENGTH = 64
+
+
+class SignInLimits:
+    """Failed sign-ins per client address over a sliding window; one transaction per method."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, *, limit: int, window_s: int
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._limit = limit
+        self._window = timedelta(seconds=window_s)
+
+    def attempt(self, address: str, sign_in: Callable[[], T | None]) -> T | None:
+        """``sign_in()`` for a client at ``address``, or TooManyAttempts if the address is blocked.
+
+        ``sign_in`` returns None for a failure, which is then recorded against the address.
+        """
+        address = address[:MAX_ADDRESS_LENGTH]
+        self.check(address)
+        signed_in = sign_in()
+        if signed_in is None:
+            self.record_failure(address)
+        return signed_in
+
+    def check(self, address: str) -> None:
+        """Raise TooManyAttempts, with the seconds to wait, if ``address`` is blocked now."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            recent = (
+                SignInFailureRow.client_address == address[:MAX_ADDRESS_LENGTH],
+                SignInFailureRow.at > now - self._window,
+            )
+            count = session.scalar(select(func.count()).where(*recent)) or 0
+            if count < self._limit:
+                return
+            # Once the (count - limit + 1) oldest failures leave the window, one attempt is free.
+            freeing = session.scalar(
+                select(SignInFailureRow.at)
+                .where(*recent)
+                .order_by(SignInFailureRow.at)
+                .offset(count - self._limit)
+                .limit(1)
+            )
+        assert freeing is not None  # count >= limit rows matched just above
+        wait_s = max(1, math.ceil((freeing + self._window - now).total_seconds()))
+        raise TooManyAttempts(
+            f"too many failed sign-ins from your address ({count} in the last"
+            f" {_duration(self._window)}); wait {wait_s} s and try again with a valid token",
+            retry_after_s=wait_s,
+        )
+
+    def record_failure(self, address: str) -> None:
+        """Count one failed sign-in against ``address``, and prune failures older than the window."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            session.execute(
+                delete(SignInFailureRow).where(SignInFailureRow.at <= now - self._window)
+            )
+            session.add(SignInFailureRow(client_address=address[:MAX_ADDRESS_LENGTH], at=now))
+
+    def failures(self, address: str) -> int:
+        """Failures of ``address`` inside the window now (for operators and tests)."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            return (
+                session.scalar(
+                    select(func.count()).where(
+                        SignInFailureRow.client_address == address[:MAX_ADDRESS_LENGTH],
+                        SignInFailureRow.at > now - self._window,
+                    )
+                )
+                or 0
+            )
+
+
+def _duration(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} s"
