@@ -24,7 +24,9 @@ def make_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed.render_as_string(hide_password=False))
-    return create_engine(parsed, pool_pre_ping=True)
+    # Connections beyond pool_size are closed when returned, and a new PostgreSQL connection
+    # costs a server process: keep enough for a busy replica's worker threads.
+    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def _sqlite_engine(url: str) -> Engine:
