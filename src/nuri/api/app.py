@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 import nuri
-from nuri.api.errors import install_error_handlers
+from nuri.api.errors import ERROR_RESPONSES, install_error_handlers
 from nuri.api.metrics import install_metrics
 from nuri.api.request_log import install_request_log
 from nuri.api.v1 import catalogue, classroom, programmes, reports, routes
@@ -46,11 +46,11 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     install_error_handlers(app)
     install_metrics(app, commons)
     install_request_log(app)  # added last, so outermost: its duration covers the metrics too
-    app.include_router(routes.router, prefix="/api/v1")
-    app.include_router(programmes.router, prefix="/api/v1")
-    app.include_router(catalogue.router, prefix="/api/v1")
-    app.include_router(classroom.router, prefix="/api/v1")
-    app.include_router(reports.router, prefix="/api/v1")
+    app.include_router(routes.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(programmes.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(catalogue.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(classroom.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(reports.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     mount_portal(app)
 
     @app.get("/healthz", tags=["health"])

@@ -1,10 +1,12 @@
 """Turning errors into HTTP answers with one clear ``detail`` message and no stack trace."""
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from nuri.domain.errors import (
     AdmissionRefused,
@@ -26,6 +28,28 @@ STATUS: dict[type[DomainError], int] = {
     InvalidTransition: 409,
     AdmissionRefused: 422,
 }
+
+
+class ErrorDetail(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    detail: str = Field(description="One line saying what was wrong and what to fix.")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorDetail, "description": description}
+    for status, description in {
+        400: "Malformed input, e.g. an unknown kind or an invalid decimal.",
+        401: "No bearer token, or an unknown or revoked one.",
+        403: "The caller's role or membership does not allow this.",
+        404: "No such resource, or one the caller may not see.",
+        409: "The resource exists already or is in the wrong state for this.",
+        413: "The request body is larger than the server accepts.",
+        422: "The body or a parameter breaks its documented constraints.",
+        429: "Too many requests; retry later.",
+    }.items()
+}
+"""Every error answer the API routes give, declared once for the OpenAPI document."""
 
 
 def install_error_handlers(app: FastAPI) -> None:
