@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 import nuri
+from nuri.api.body_limit import install_body_limit
 from nuri.api.errors import ERROR_RESPONSES, install_error_handlers
 from nuri.api.metrics import install_metrics
 from nuri.api.request_log import install_request_log
@@ -44,6 +45,7 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     )
     app.state.commons = commons
     install_error_handlers(app)
+    install_body_limit(app, commons.settings.max_request_body_bytes)
     install_metrics(app, commons)
     install_request_log(app)  # added last, so outermost: its duration covers the metrics too
     app.include_router(routes.router, prefix="/api/v1", responses=ERROR_RESPONSES)

@@ -36,6 +36,8 @@ class ServerSettings(BaseSettings):
     """Seconds between scheduling cycles."""
     lease_s: float = Field(default=15.0, gt=0)
     """How long the scheduling lease lasts without renewal before another instance may take it."""
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    """The largest request body the API and portal accept, in bytes; larger ones get 413."""
     log_format: str | None = None
     """Server logs: ``json`` (one object per line), ``text``, or unset for text on a terminal and
     JSON otherwise. See ``docs/operations.md``."""
