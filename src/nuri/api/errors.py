@@ -59,10 +59,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = []
-        for item in error.errors():
-            where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
-            problems.append(f"{where}: {item.get('msg', 'invalid')}" if where else item.get("msg"))
+        problems = [_problem(item) for item in error.errors()]
         return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
 
     @app.exception_handler(Exception)
@@ -71,3 +68,25 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": "internal error; the server log has the details"}, status_code=500
         )
+
+
+WHOLE_BODY_TYPES = frozenset({"model_attributes_type", "dict_type", "model_type"})
+"""Pydantic's error types for a body that is not a JSON object at all."""
+
+
+def _problem(item: Any) -> str:
+    """One validation error as ``where: what`` in words a client can act on."""
+    kind, location = item.get("type"), tuple(item.get("loc", ()))
+    if kind == "json_invalid":
+        at = f" at character {location[1] + 1}" if len(location) > 1 else ""
+        reason = item.get("ctx", {}).get("error", "malformed")
+        return f"the body is not valid JSON{at}: {reason}"
+    if location == ("body",) and kind in WHOLE_BODY_TYPES:
+        return "the body must be a JSON object, sent with Content-Type: application/json"
+    if location == ("body",) and kind == "missing":
+        return "this needs a JSON object as the body, sent with Content-Type: application/json"
+    where = ".".join(str(part) for part in location if part != "body")
+    message = str(item.get("msg", "invalid"))
+    if kind == "value_error":  # our own validators' messages, without Pydantic's prefix
+        message = str(item.get("ctx", {}).get("error", message))
+    return f"{where}: {message}" if where else message

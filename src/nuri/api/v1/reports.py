@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Query, Response
 
 from nuri.api.v1.routes import ActorDep, CommonsDep
+from nuri.api.v1.schemas import RowId
 from nuri.service.csv_export import csv_text
 from nuri.service.demand import DemandSeriesView
 from nuri.service.reports import (
@@ -127,7 +128,7 @@ def programme_burn_down(
     "/reports/burn-down/{allocation_id}", response_model=list[BurnDownPoint], responses=OR_CSV
 )
 def burn_down_curve(
-    allocation_id: int, commons: CommonsDep, actor: ActorDep, format: Format = "json"
+    allocation_id: RowId, commons: CommonsDep, actor: ActorDep, format: Format = "json"
 ) -> list[BurnDownPoint] | Response:
     """One award's used and remaining GPU-hours, day by day."""
     rows = commons.reports.burn_down_curve(actor, allocation_id)
