@@ -3,15 +3,17 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
 import nuri
-from nuri.api.errors import install_error_handlers
+from nuri.api.body_limit import install_body_limit
+from nuri.api.errors import ERROR_RESPONSES, install_error_handlers
 from nuri.api.idempotency import IdempotencyMiddleware
 from nuri.api.metrics import install_metrics
 from nuri.api.request_log import install_request_log
 from nuri.api.v1 import catalogue, classroom, programmes, reports, routes
+from nuri.api.v1.printable import refuse_control_characters_in_url
 from nuri.api.v1.schemas import Health
 from nuri.engine.runner import EngineThread
 from nuri.service.analyses_worker import AnalysesProcess
@@ -59,13 +61,16 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
         directory=commons.directory,
         limits=commons.sign_in_limits,
     )
+    install_body_limit(app, commons.settings.max_request_body_bytes)
     install_metrics(app, commons)
     install_request_log(app)  # added last, so outermost: its duration covers the metrics too
-    app.include_router(routes.router, prefix="/api/v1")
-    app.include_router(programmes.router, prefix="/api/v1")
-    app.include_router(catalogue.router, prefix="/api/v1")
-    app.include_router(classroom.router, prefix="/api/v1")
-    app.include_router(reports.router, prefix="/api/v1")
+    for module in (routes, programmes, catalogue, classroom, reports):
+        app.include_router(
+            module.router,
+            prefix="/api/v1",
+            responses=ERROR_RESPONSES,
+            dependencies=[Depends(refuse_control_characters_in_url)],
+        )
     mount_portal(app)
 
     @app.get("/healthz", tags=["health"])

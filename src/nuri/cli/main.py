@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from nuri.api.v1.schemas import MAX_PAGE_SIZE
 from nuri.backends.protocol import BackendError
 from nuri.cli import admin, programmes, reports, slurm, tokens, trace
 from nuri.cli.backup import backup, restore
@@ -243,7 +244,9 @@ def jobs(
     state: Annotated[
         str | None, typer.Option(help="Only jobs in this state, e.g. RUNNING.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_PAGE_SIZE, help="At most this many, newest first.")
+    ] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List jobs in your projects, newest first."""

@@ -30,6 +30,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from nuri.api.v1.schemas import MAX_PAGE_SIZE
 from nuri.cli.client import ApiClient, CliError
 from nuri.cli.render import errors, print_json, print_table, when
 
@@ -599,7 +600,9 @@ def _awards_table(call: str, decided: Sequence[dict[str, Any]]) -> None:
 
 def audit(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="At most this many entries, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_PAGE_SIZE, help="At most this many entries, newest first.")
+    ] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """Read the programmes' audit log: assignments, awards, overrides (managers and admins)."""

@@ -161,6 +161,14 @@ class DemandReports:
         demand that later awards and calls already promise added as known future input."""
         history = self.series(actor, name, step_s=step_s, days=days)
         steps = parse_horizon(horizon, step_s)
+        if steps > len(history.points):
+            # Checked before the known future is laid out step by step: a horizon of years in
+            # minutes would otherwise exhaust memory before the forecaster could refuse it.
+            raise InvalidInput(
+                f"the horizon {horizon} is {steps} steps, longer than the {len(history.points)}"
+                f" steps of history ({days} days) it would be forecast from; ask for a shorter"
+                " horizon or more days of history"
+            )
         series = series_from_points(
             history.series,
             history.unit,

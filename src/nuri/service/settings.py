@@ -46,6 +46,8 @@ class ServerSettings(BaseSettings):
     further attempts get HTTP 429."""
     sign_in_window_s: int = Field(default=300, ge=1, le=86_400)
     """The sliding window, in seconds, over which failed sign-ins are counted."""
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    """The largest request body the API and portal accept, in bytes; larger ones get 413."""
     log_format: str | None = None
     """Server logs: ``json`` (one object per line), ``text``, or unset for text on a terminal and
     JSON otherwise. See ``docs/operations.md``."""

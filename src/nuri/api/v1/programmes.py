@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from nuri.api.v1.routes import ActorDep, CommonsDep
-from nuri.api.v1.schemas import Body
+from nuri.api.v1.schemas import Body, PageSize
 from nuri.service.competitions import EvaluationView, GateView, StageView, StandingView
 from nuri.service.programmes import (
     AwardProposal,
@@ -195,9 +195,9 @@ def list_awards(call: str, commons: CommonsDep, actor: ActorDep) -> list[AwardVi
 
 
 @router.get("/audit")
-def audit(commons: CommonsDep, actor: ActorDep, limit: int = 100) -> list[dict[str, Any]]:
+def audit(commons: CommonsDep, actor: ActorDep, limit: PageSize = 100) -> list[dict[str, Any]]:
     """The newest decisions first (managers and admins)."""
-    return commons.programmes.audit(actor, max(1, min(limit, 1000)))
+    return commons.programmes.audit(actor, limit)
 
 
 # -- staged competitions ------------------------------------------------------------------------

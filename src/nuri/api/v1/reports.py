@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Query, Response
 
 from nuri.api.v1.routes import ActorDep, CommonsDep
+from nuri.api.v1.schemas import RowId
 from nuri.service.csv_export import csv_text
 from nuri.service.demand import DemandSeriesView
 from nuri.service.reports import (
@@ -33,6 +34,13 @@ SeriesName = Annotated[
 Step = Annotated[Literal["1h", "1d"], Query(description="Step of the series: an hour or a day.")]
 Days = Annotated[int, Query(ge=1, le=366, description="How many days of history.")]
 _STEP_S = {"1h": 3600, "1d": 86_400}
+OR_CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The rows as JSON, or with format=csv as CSV with a header line.",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+"""Reports answer CSV when asked; the document says so beside the JSON rows."""
 
 
 def _answer(
@@ -80,7 +88,7 @@ def forecast(
     ).to_json()
 
 
-@router.get("/reports/spend", response_model=None)
+@router.get("/reports/spend", response_model=list[SpendRow], responses=OR_CSV)
 def spend(
     commons: CommonsDep,
     actor: ActorDep,
@@ -94,7 +102,7 @@ def spend(
     return _answer(SpendRow, rows, format, f"spend-by-{by}")
 
 
-@router.get("/reports/burn-down", response_model=None)
+@router.get("/reports/burn-down", response_model=list[AwardBurnDown], responses=OR_CSV)
 def award_burn_down(
     commons: CommonsDep,
     actor: ActorDep,
@@ -106,7 +114,9 @@ def award_burn_down(
     return _answer(AwardBurnDown, rows, format, "burn-down")
 
 
-@router.get("/reports/burn-down/programmes", response_model=None)
+@router.get(
+    "/reports/burn-down/programmes", response_model=list[ProgrammeBurnDown], responses=OR_CSV
+)
 def programme_burn_down(
     commons: CommonsDep, actor: ActorDep, format: Format = "json"
 ) -> list[ProgrammeBurnDown] | Response:
@@ -114,16 +124,18 @@ def programme_burn_down(
     return _answer(ProgrammeBurnDown, rows, format, "programme-burn-down")
 
 
-@router.get("/reports/burn-down/{allocation_id}", response_model=None)
+@router.get(
+    "/reports/burn-down/{allocation_id}", response_model=list[BurnDownPoint], responses=OR_CSV
+)
 def burn_down_curve(
-    allocation_id: int, commons: CommonsDep, actor: ActorDep, format: Format = "json"
+    allocation_id: RowId, commons: CommonsDep, actor: ActorDep, format: Format = "json"
 ) -> list[BurnDownPoint] | Response:
     """One award's used and remaining GPU-hours, day by day."""
     rows = commons.reports.burn_down_curve(actor, allocation_id)
     return _answer(BurnDownPoint, rows, format, f"burn-down-{allocation_id}")
 
 
-@router.get("/reports/needs", response_model=None)
+@router.get("/reports/needs", response_model=list[NeedRow], responses=OR_CSV)
 def needs(
     commons: CommonsDep, actor: ActorDep, days: Days = 30, format: Format = "json"
 ) -> list[NeedRow] | Response:

@@ -2,21 +2,24 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nuri.api.idempotency import RESOLVED_ACTOR
 from nuri.api.v1.schemas import (
     AllocationCreate,
+    ByteOffset,
     HubCreate,
     JobCreate,
     LogChunk,
     MemberAdd,
     OrganisationCreate,
+    PageSize,
     PoolCreate,
     ProjectCreate,
     ReservationCreate,
     ReservationDemand,
+    RowId,
     TokenCreate,
     TokenIssued,
     UserCreate,
@@ -203,7 +206,7 @@ def list_jobs(
     actor: ActorDep,
     project: str | None = None,
     state: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageSize = 100,
 ) -> list[JobView]:
     """Jobs in your projects, newest first."""
     return commons.jobs.list(actor, project=project, state=state, limit=limit)
@@ -221,21 +224,21 @@ def submit_job(
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"])
-def show_job(job_id: int, commons: CommonsDep, actor: ActorDep) -> JobView:
+def show_job(job_id: RowId, commons: CommonsDep, actor: ActorDep) -> JobView:
     return commons.jobs.show(actor, job_id)
 
 
 @router.post("/jobs/{job_id}/cancel", tags=["jobs"])
-def cancel_job(job_id: int, commons: CommonsDep, actor: ActorDep) -> JobView:
+def cancel_job(job_id: RowId, commons: CommonsDep, actor: ActorDep) -> JobView:
     return commons.jobs.cancel(actor, job_id)
 
 
 @router.get("/jobs/{job_id}/logs", tags=["jobs"])
 def job_logs(
-    job_id: int,
+    job_id: RowId,
     commons: CommonsDep,
     actor: ActorDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: ByteOffset = 0,
 ) -> LogChunk:
     """Captured output from byte ``offset``; poll with ``next_offset`` to follow it."""
     # The state is read first: if it is final, every byte of output was written before it.

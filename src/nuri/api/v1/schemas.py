@@ -4,12 +4,48 @@ Each field states its meaning, units and limits next to the constraint that enfo
 """
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from nuri.api.v1.printable import LINE_BREAKS_AND_TABS, strings_in, text_problem
+
+MAX_PAGE_SIZE = 1000
+"""The most rows one list request returns; ``limit`` above it is refused with 422."""
+PageSize = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        description=f"At most this many rows, newest first; 1 to {MAX_PAGE_SIZE}.",
+    ),
+]
+
+
+MAX_ROW_ID = 2**31 - 1
+"""The largest id a row can have: ids are INTEGER columns, 32 bits on PostgreSQL."""
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="An id, as the API returned it.")]
+MAX_BYTE_OFFSET = 2**63 - 1
+"""The largest offset a file can be read from (a signed 64-bit file position)."""
+ByteOffset = Annotated[
+    int, Query(ge=0, le=MAX_BYTE_OFFSET, description="A byte offset, as the API returned it.")
+]
 
 
 class Body(BaseModel):
+    """A request body: no unknown fields, and no control characters in any string."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        for text in strings_in(value):
+            problem = text_problem(text, allowed=LINE_BREAKS_AND_TABS)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
 
 class HubCreate(Body):
