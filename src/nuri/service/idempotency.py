@@ -44,6 +44,9 @@ from nuri.store.tables import IdempotencyKeyRow
 KEY_RETENTION = timedelta(hours=24)
 """How long a key and its answer are kept: far longer than any client retries."""
 
+PRUNE_EVERY = timedelta(minutes=10)
+"""How often one process deletes keys past their retention (any replica's pruning serves all)."""
+
 MAX_STORED_ANSWER_BYTES = 1_000_000
 """Larger answers are not stored; a retry of such a request is then refused, never repeated."""
 
@@ -126,6 +129,7 @@ class IdempotentRequests:
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._pruned_at: datetime | None = None
         _install_claim_hooks(sessions)
 
     def stored_answer(self, request: KeyedRequest) -> StoredAnswer | None:
@@ -192,13 +196,14 @@ class IdempotentRequests:
                 )
                 .values(status_code=status_code, content_type=content_type, response_body=text)
             )
-            # Forgetting the caller's stale keys here keeps the table small without a sweeper.
-            session.execute(
-                delete(IdempotencyKeyRow).where(
-                    IdempotencyKeyRow.user_id == request.user_id,
-                    IdempotencyKeyRow.created_at < claim.now - KEY_RETENTION,
+            # Forgetting stale keys here, now and then, keeps the table small without a sweeper.
+            if self._pruned_at is None or claim.now - self._pruned_at >= PRUNE_EVERY:
+                session.execute(
+                    delete(IdempotencyKeyRow).where(
+                        IdempotencyKeyRow.created_at < claim.now - KEY_RETENTION
+                    )
                 )
-            )
+                self._pruned_at = claim.now
 
 
 # -- the claim, inside the request's own transaction ------------------------------------------

@@ -169,7 +169,7 @@ class Jobs:
                 )
                 session.add(row)
                 session.flush()
-                return self._view(session, row)
+                return self._view(session, row, submitter=actor)
         except IntegrityError:
             # A concurrent retry with the same key won the race: return its job.
             with self._sessions.begin() as session:
@@ -402,17 +402,25 @@ class Jobs:
             raise NotFound(f"no job {job_id} in your projects")
         return row
 
-    def _view(self, session: Session, row: JobRow) -> JobView:
+    def _view(self, session: Session, row: JobRow, submitter: Actor | None = None) -> JobView:
+        """The job as callers see it; ``submitter``, when the caller knows it, saves a lookup."""
         project = session.get(ProjectRow, row.project_id)
         pool = None if row.pool_id is None else session.get(PoolRow, row.pool_id)
-        user = session.get(UserRow, row.submitted_by)
-        assert project is not None and user is not None
-        charged_units, cost = session.execute(
-            select(
-                func.coalesce(func.sum(LedgerEntryRow.h100e_units), 0),
-                func.coalesce(func.sum(LedgerEntryRow.cost_krw), 0),
-            ).where(LedgerEntryRow.job_id == row.id)
-        ).one()
+        if submitter is not None and submitter.user_id == row.submitted_by:
+            user_name = submitter.name
+        else:
+            user = session.get(UserRow, row.submitted_by)
+            assert user is not None
+            user_name = user.name
+        assert project is not None
+        charged_units, cost = 0, 0
+        if row.attempt > 0 or row.started_at is not None:  # only a run that started is charged
+            charged_units, cost = session.execute(
+                select(
+                    func.coalesce(func.sum(LedgerEntryRow.h100e_units), 0),
+                    func.coalesce(func.sum(LedgerEntryRow.cost_krw), 0),
+                ).where(LedgerEntryRow.job_id == row.id)
+            ).one()
         state = JobState(row.state)
         return JobView(
             id=row.id,
@@ -424,7 +432,7 @@ class Jobs:
             gpus=row.devices,
             time_limit_s=row.time_limit_s,
             command=tuple(row.command),
-            user=user.name,
+            user=user_name,
             allocation_id=row.allocation_id,
             attempt=row.attempt,
             submitted_at=row.submitted_at,

@@ -89,6 +89,10 @@ def allocation_of(session: Session, row: AllocationRow) -> Allocation:
     pools = session.scalars(
         select(AllocationPoolRow.pool_id).where(AllocationPoolRow.allocation_id == row.id)
     )
+    return _allocation(row, pools)
+
+
+def _allocation(row: AllocationRow, pools: Iterable[int]) -> Allocation:
     return Allocation(
         id=row.id,
         project_id=row.project_id,
@@ -197,12 +201,22 @@ def allocation_balances(
 
 
 def project_allocations(session: Session, project_id: int) -> list[Allocation]:
-    rows = session.scalars(
-        select(AllocationRow)
-        .where(AllocationRow.project_id == project_id)
-        .order_by(AllocationRow.id)
+    rows = list(
+        session.scalars(
+            select(AllocationRow)
+            .where(AllocationRow.project_id == project_id)
+            .order_by(AllocationRow.id)
+        )
     )
-    return [allocation_of(session, row) for row in rows]
+    pools: dict[int, set[int]] = {row.id: set() for row in rows}
+    if rows:  # every allocation's pools in one query (admission reads them on each submission)
+        for allocation_id, pool_id in session.execute(
+            select(AllocationPoolRow.allocation_id, AllocationPoolRow.pool_id).where(
+                AllocationPoolRow.allocation_id.in_(list(pools))
+            )
+        ):
+            pools[allocation_id].add(pool_id)
+    return [_allocation(row, pools[row.id]) for row in rows]
 
 
 def busy_devices(session: Session, pool_ids: Iterable[int] | None = None) -> dict[str, set[int]]:
