@@ -477,6 +477,18 @@ def test_a_refusal_by_admission_is_shown_with_its_reason(portal: Portal) -> None
     assert "The job was not queued" in response.text and "at most 4" in response.text
 
 
+def test_a_refusal_by_admission_is_in_korean_on_a_korean_page(portal: Portal) -> None:
+    """The service's reason is shown in the page's language: in Korean, not the API's English."""
+    client = portal.signed_in("member")
+    client.cookies.set("nuri_lang", "ko")
+    token = csrf_of(client.get("/jobs/new").text)
+    form = {"csrf_token": token, "project": "nlp", "target": "pool:h100", "time_limit": "1h"}
+    response = client.post("/jobs/new", data=form | {"gpus": "5", "command": "true"})
+    assert response.status_code == 422
+    assert "h100 풀은 노드당 장치가 4개입니다" in response.text
+    assert "devices per node" not in response.text
+
+
 def test_submitting_queues_once_however_often_the_form_is_sent(portal: Portal) -> None:
     """The form's idempotency key makes a double click (or a resent form) queue one job."""
     client = portal.signed_in("member")

@@ -13,13 +13,25 @@ Every error carries a message written for the person who must fix the input, bec
      +-- TooManyAttempts       too many failed sign-ins from one address; wait and retry
 """
 
+from collections.abc import Mapping
+
 
 class DomainError(Exception):
-    """Base of every error whose message is meant for the end user."""
+    """Base of every error whose message is meant for the end user.
 
-    def __init__(self, message: str) -> None:
+    ``message`` is the English text the API and the CLI show. A ``key`` names the same message in
+    the portal's catalogue (``refusal.<key>``, in every language it speaks), filled with
+    ``params``: the refusals a researcher meets most have one, so that a Korean page says them
+    in Korean. Without a key the portal shows ``message`` as it is.
+    """
+
+    def __init__(
+        self, message: str, *, key: str | None = None, params: Mapping[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.key = key
+        self.params: Mapping[str, object] = params or {}
 
 
 class InvalidInput(DomainError):

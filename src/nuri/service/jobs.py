@@ -100,7 +100,11 @@ class Jobs:
                     return self._view(session, earlier)
                 project_row = repository.named(session, ProjectRow, "project", project)
                 if not can_see_project(session, actor, project_row.id):
-                    raise Forbidden(f"you are not a member of project {project}")
+                    raise Forbidden(
+                        f"you are not a member of project {project}",
+                        key="jobs.not_member",
+                        params={"project": project},
+                    )
                 pool_row = (
                     None
                     if pool is None

@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute
 from nuri.api.errors import status_of
 from nuri.domain.errors import DomainError
 from nuri.web.csrf import CsrfRefused
+from nuri.web.i18n import refusal_text
 from nuri.web.pages import SignInRequired, build_page, is_fragment_request
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def _error_page(
     except Exception:  # the database itself may be what failed; say so without a template
         log.exception("portal error page could not be built", exc_info=error or True)
         return Response("internal error", status_code=500, media_type="text/plain")
+    if isinstance(error, DomainError):
+        detail = refusal_text(page.t, error)  # in the page's language where the catalogue can
     return page.render(
         "error.html",
         status=status,

@@ -13,6 +13,7 @@ they name things (pools, projects) exactly.
 
 from typing import get_args
 
+from nuri.domain.errors import DomainError
 from nuri.web.formatting import Language
 
 LANGUAGES: tuple[Language, ...] = get_args(Language)
@@ -75,6 +76,14 @@ class Translator:
         tier or a state that the service may grow without the portal knowing)."""
         entry = CATALOGUE.get(key)
         return fallback if entry is None else entry[self._index]
+
+
+def refusal_text(t: Translator, error: DomainError) -> str:
+    """A domain error's message in the page's language: its catalogue entry
+    (``refusal.<key>``) where it has a key the catalogue knows, else its English message."""
+    if error.key is None or f"refusal.{error.key}" not in CATALOGUE:
+        return error.message
+    return t(f"refusal.{error.key}", **error.params)
 
 
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -196,6 +205,68 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "주소를 확인하거나 메뉴에서 다시 시작하세요.",
     ),
     "error.internal.title": ("Something went wrong", "문제가 발생했습니다"),
+    # -- refusals from the service, by their key (the English is the service's own message)
+    "refusal.admission.unknown_pool": (
+        "unknown pool '{pool}'; 'nuri pools' lists the pools",
+        "'{pool}' 풀이 없습니다. 'nuri pools'로 풀 목록을 볼 수 있습니다",
+    ),
+    "refusal.admission.too_many_devices": (
+        "pool {pool} has {most} devices per node; a job may ask for at most {most}, got {devices}",
+        "{pool} 풀은 노드당 장치가 {most}개입니다. 작업은 최대 {most}개까지 요청할 수 있는데"
+        " {devices}개를 요청했습니다",
+    ),
+    "refusal.admission.time_limit_too_long": (
+        "pool {pool} allows time limits up to {longest}, got {asked}",
+        "{pool} 풀의 최대 실행 시간은 {longest}인데 {asked}를 요청했습니다",
+    ),
+    "refusal.admission.unknown_accelerator": (
+        "no pool has accelerator {accelerator}; 'nuri pools' lists them",
+        "{accelerator} 가속기를 가진 풀이 없습니다. 'nuri pools'로 풀 목록을 볼 수 있습니다",
+    ),
+    "refusal.admission.class_too_many_devices": (
+        "{accelerator} pools have at most {most} devices per node; got {devices}",
+        "{accelerator} 풀은 노드당 장치가 최대 {most}개인데 {devices}개를 요청했습니다",
+    ),
+    "refusal.admission.class_time_limit_too_long": (
+        "{accelerator} pools allow time limits up to {longest}, got {asked}",
+        "{accelerator} 풀의 최대 실행 시간은 {longest}인데 {asked}를 요청했습니다",
+    ),
+    "refusal.admission.no_command": (
+        "the job has no command; give one after '--', e.g. -- python train.py",
+        "작업에 실행할 명령이 없습니다. 명령을 입력하세요 (예: python train.py)",
+    ),
+    "refusal.admission.no_devices": (
+        "a job needs at least one device, got {devices}",
+        "작업에는 장치가 한 개 이상 필요합니다 ({devices}개를 요청했습니다)",
+    ),
+    "refusal.admission.no_time": (
+        "the time limit must be at least one second",
+        "실행 시간 제한은 1초 이상이어야 합니다",
+    ),
+    "refusal.admission.no_allocation.pool": (
+        "project {project} has no allocation active now that allows pool {name}",
+        "{project} 과제에는 지금 {name} 풀을 쓸 수 있는 유효한 배정이 없습니다",
+    ),
+    "refusal.admission.no_allocation.class": (
+        "project {project} has no allocation active now that allows any {name} pool",
+        "{project} 과제에는 지금 {name} 풀을 쓸 수 있는 유효한 배정이 없습니다",
+    ),
+    "refusal.admission.award_too_small.pool": (
+        "project {project} has {left} H100e GPU-hours left on pool {name}, but {devices} device(s)"
+        " for {time} may use {hold}; ask for fewer devices or a shorter --time",
+        "{project} 과제는 {name} 풀에서 H100 환산 GPU시간이 {left} 남았는데, 장치 {devices}개로"
+        " {time} 동안이면 최대 {hold}를 쓸 수 있습니다. 장치 수를 줄이거나 실행 시간을 줄이세요",
+    ),
+    "refusal.admission.award_too_small.class": (
+        "project {project} has {left} H100e GPU-hours left on any {name} pool, but {devices}"
+        " device(s) for {time} may use {hold}; ask for fewer devices or a shorter --time",
+        "{project} 과제는 {name} 풀에서 H100 환산 GPU시간이 {left} 남았는데, 장치 {devices}개로"
+        " {time} 동안이면 최대 {hold}를 쓸 수 있습니다. 장치 수를 줄이거나 실행 시간을 줄이세요",
+    ),
+    "refusal.jobs.not_member": (
+        "you are not a member of project {project}",
+        "{project} 과제의 구성원이 아닙니다",
+    ),
     "error.internal.message": (
         "The server could not show this page. Try again in a moment; if it keeps happening, tell"
         " the commons' operator (the server log has the details).",

@@ -39,6 +39,7 @@ from nuri.web.dashboard_queries import (
 )
 from nuri.web.errors import PortalRoute
 from nuri.web.formatting import SEOUL
+from nuri.web.i18n import refusal_text
 from nuri.web.pages import Page, SignedInPage
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
@@ -370,7 +371,7 @@ def forecast_page(
     try:
         forecast = page.commons.analyses.forecast(page.actor, chosen, horizon)
     except InvalidInput as problem:
-        context["problem"] = problem.message
+        context["problem"] = refusal_text(page.t, problem)
         return _render(page, "dashboard_forecast.html", "forecast", **context)
     shown = _recent(history.points, HISTORY_SHOWN_STEPS)
     figure = forecast_figure(
@@ -424,7 +425,7 @@ def plan_page(
     try:
         made = page.commons.analyses.plan(page.actor, pool, target)
     except InvalidInput as problem:
-        context["problem"] = problem.message
+        context["problem"] = refusal_text(page.t, problem)
         return _render(page, "dashboard_plan.html", "plan", **context)
     context["plan"] = made
     return _render(page, "dashboard_plan.html", "plan", **context)

@@ -26,6 +26,7 @@ from nuri.web.forms import (
     check_job_form,
     form_from_job,
 )
+from nuri.web.i18n import refusal_text
 from nuri.web.pages import Page, PageNumber, SignedInPage
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
@@ -178,7 +179,9 @@ def submit(
             idempotency_key=form.idempotency_key,
         )
     except DomainError as error:
-        return _render_submit_form(page, form, refusal=error.message, status=status_of(error))
+        return _render_submit_form(
+            page, form, refusal=refusal_text(page.t, error), status=status_of(error)
+        )
     return RedirectResponse(page.path("portal_job", job_id=job.id), status_code=303)
 
 

@@ -34,6 +34,7 @@ from nuri.service.programmes import (
 )
 from nuri.web.csrf import CSRF_FIELD, check_csrf
 from nuri.web.errors import PortalRoute
+from nuri.web.i18n import refusal_text
 from nuri.web.pages import Page, SignedInPage
 from nuri.web.review_form import (
     COMMENT_FIELD,
@@ -82,7 +83,7 @@ def declare_conflict(
         page.commons.programmes.declare_conflict(page.actor, subject)
     except DomainError as refusal:
         return _render_reviews(
-            page, refusal=refusal.message, subject=subject, status=status_of(refusal)
+            page, refusal=refusal_text(page.t, refusal), subject=subject, status=status_of(refusal)
         )
     target = page.path("portal_reviews")
     return RedirectResponse(f"{target}?declared={quote(subject)}#conflicts", status_code=303)
@@ -159,7 +160,7 @@ def _submit_review(page: Page, call: str, proposal: str, values: dict[str, str])
             proposal_view,
             review,
             form,
-            refusal=refusal.message,
+            refusal=refusal_text(page.t, refusal),
             status=status_of(refusal),
         )
     target = page.path("portal_review", call=call, proposal=proposal)
@@ -285,7 +286,7 @@ def assign_reviewer(
         return _render_call(
             page,
             call,
-            refusal=refusal.message,
+            refusal=refusal_text(page.t, refusal),
             chosen=(proposal, reviewer),
             status=status_of(refusal),
         )
