@@ -3,9 +3,10 @@
 The engine decides with it; the API uses it to estimate start times. Read-only.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from nuri.domain.commons import Tier
@@ -173,15 +174,32 @@ def _group_usage(
     total = sum(awarded.values())
     decayed: dict[int, float] = {}
     delivered: dict[int, float] = {}
-    entries = session.execute(
-        select(LedgerEntryRow.project_id, LedgerEntryRow.h100e_units, LedgerEntryRow.created_at)
-    )
-    for project_id, units, created_at in entries:
-        seconds = units / RATE_SCALE
-        age = (now - created_at).total_seconds()
-        decayed[project_id] = decayed.get(project_id, 0.0) + decay(seconds, age)
-        if project_id in period_start and created_at >= period_start[project_id]:
-            delivered[project_id] = delivered.get(project_id, 0.0) + seconds
+    # The database sums the ledger per project and hour; each hour decays from its middle. That
+    # is within 0.2% of decaying every charge on its own (half an hour at a 7-day half-life),
+    # and the scheduler, every cycle, reads a few rows per project-hour instead of every charge.
+    hour = _hour_of(session)
+    for project_id, started, units in session.execute(
+        select(LedgerEntryRow.project_id, hour, func.sum(LedgerEntryRow.h100e_units)).group_by(
+            LedgerEntryRow.project_id, hour
+        )
+    ):
+        middle = _as_utc(started) + timedelta(minutes=30)
+        decayed[project_id] = decayed.get(project_id, 0.0) + decay(
+            int(units) / RATE_SCALE, (now - middle).total_seconds()
+        )
+    if period_start:
+        in_period = or_(
+            *(
+                and_(LedgerEntryRow.project_id == project_id, LedgerEntryRow.created_at >= start)
+                for project_id, start in period_start.items()
+            )
+        )
+        for project_id, units in session.execute(
+            select(LedgerEntryRow.project_id, func.sum(LedgerEntryRow.h100e_units))
+            .where(in_period)
+            .group_by(LedgerEntryRow.project_id)
+        ):
+            delivered[project_id] = int(units) / RATE_SCALE
     return {
         project_id: GroupUsage(
             project_id=project_id,
@@ -191,3 +209,15 @@ def _group_usage(
         )
         for project_id, units in awarded.items()
     }
+
+
+def _hour_of(session: Session) -> ColumnElement[Any]:
+    """A charge's hour (its start), as the database at hand writes it."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00:00", LedgerEntryRow.created_at)
+    return func.date_trunc("hour", LedgerEntryRow.created_at)
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
