@@ -317,11 +317,13 @@ class _Pass:
     def backfill_rest(self, jobs: Sequence[PendingJob]) -> None:
         """Consider ``jobs``, the rest of the queue, once every pool holds a reservation.
 
-        Only backfills are possible now. A vectorised test over the remaining jobs, with the
-        bounds of :class:`_Candidates` taken over all pools, finds the next job that might still
-        be backfilled; the others are skipped without a look. The test is redone only after a
-        start (bounds only tighten: free and extra devices shrink, shadow times stay), so its
-        cost is O(queue) per backfilled job, in numpy.
+        Only backfills are possible now. Bounds taken over all pools (the largest free count;
+        the latest shadow time; the largest number of devices a job ending after it may take)
+        tell at once that a job cannot be backfilled anywhere. They only tighten as jobs start
+        (free and extra devices shrink, shadow times stay), so a job they rule out once stays
+        ruled out: one vectorised test drops those over the initial bounds, and the survivors
+        are checked, in order, against the bounds as they stand, recomputed after each start.
+        Only a job that passes is :meth:`consider` ed, exactly as a job-by-job scan would.
         """
         count = len(jobs)
         if count == 0:
@@ -330,29 +332,38 @@ class _Pass:
         ends = self.snapshot.now + np.fromiter(
             (job.time_limit_s for job in jobs), np.float64, count
         )
-        pools = self.snapshot.pools
-        position = 0
-        while position < count and self.total_free > 0:
-            counts = [self.free.free(pool.pool_id, borrowing=True) for pool in pools]
-            max_shadow = max(held.shadow.time for held in self.held.values())
-            max_extra = max(
-                self.held[pool.pool_id].extra
-                if self.held[pool.pool_id].shadow.borrowing or not self.timeline.lends(pool)
-                else free_count  # a preemptible job may go beyond the extra devices there
-                for pool, free_count in zip(pools, counts, strict=True)
-            )
-            window = slice(position, count)
-            hopeless = (devices[window] > max(counts)) | (
-                (ends[window] > max_shadow) & (devices[window] > max_extra)
-            )
-            hits = np.flatnonzero(~hopeless).tolist()
-            position = count
+        max_free, max_shadow, max_extra = self._bounds()
+        hopeless = (devices > max_free) | ((ends > max_shadow) & (devices > max_extra))
+        survivors = np.flatnonzero(~hopeless)
+        for index, size, end in zip(
+            survivors.tolist(),
+            devices[survivors].tolist(),
+            ends[survivors].tolist(),
+            strict=True,
+        ):
+            if self.total_free <= 0:
+                break
+            if size > max_free or (end > max_shadow and size > max_extra):
+                continue
             version = self.version
-            for offset in hits:
-                self.consider(jobs[window.start + offset])
-                if self.version != version:
-                    position = window.start + offset + 1
-                    break
+            self.consider(jobs[index])
+            if self.version != version:
+                max_free, max_shadow, max_extra = self._bounds()
+
+    def _bounds(self) -> tuple[int, float, int]:
+        """``(most free devices, latest shadow time, most extra devices)`` over all pools, for
+        :meth:`backfill_rest`: a job larger than the first, or ending after the second and
+        larger than the third, cannot be backfilled anywhere. Every pool holds a reservation."""
+        pools = self.snapshot.pools
+        counts = [self.free.free(pool.pool_id, borrowing=True) for pool in pools]
+        max_shadow = max(held.shadow.time for held in self.held.values())
+        max_extra = max(
+            self.held[pool.pool_id].extra
+            if self.held[pool.pool_id].shadow.borrowing or not self.timeline.lends(pool)
+            else free_count  # a preemptible job may go beyond the extra devices there
+            for pool, free_count in zip(pools, counts, strict=True)
+        )
+        return max(counts), max_shadow, max_extra
 
     def _refresh(self, found: _Candidates) -> None:
         """Recompute ``found``'s quick bounds for the current state of the pass."""

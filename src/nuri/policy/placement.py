@@ -14,6 +14,7 @@ from nuri.policy.snapshot import (
     ClusterSnapshot,
     Decision,
     NodeSlice,
+    NodeState,
     PendingJob,
     PoolState,
     Preempt,
@@ -66,15 +67,16 @@ class FreeDevices:
 
     Nodes are indexed per pool in buckets by their number of free devices (a heap per bucket,
     ordered by node position, entries dropped lazily when a node moves), so best-fit placement
-    costs O(devices per node x log nodes) rather than a scan of the pool.
+    costs O(devices per node x log nodes) rather than a scan of the pool, and a gang larger
+    than a node reads the emptiest nodes off the top buckets instead of sorting the pool.
     """
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
         held_back = _held_back(snapshot)
         self.pools: dict[int, PoolState] = {pool.pool_id: pool for pool in snapshot.pools}
         self._by_name: dict[str, _Node] = {}
-        self._pool_of: dict[str, int] = {}
-        self._order: dict[str, int] = {}
+        # pool id -> node name -> (position, state); built only when a full node gets devices back
+        self._listed: dict[int, dict[str, tuple[int, NodeState]]] = {}
         # (pool id, reserved?) -> free count -> heap of (order, name)
         self._buckets: dict[tuple[int, bool], dict[int, list[tuple[int, str]]]] = {}
         self._free_count: dict[int, int] = {}
@@ -83,8 +85,6 @@ class FreeDevices:
             self._free_count[pool.pool_id] = 0
             self._open_count[pool.pool_id] = 0
             for order, node in enumerate(pool.nodes):
-                self._order[node.name] = order
-                self._pool_of[node.name] = pool.pool_id
                 if not node.free_indices:
                     continue
                 free = sorted(node.free_indices)
@@ -137,10 +137,12 @@ class FreeDevices:
         for part in placement:
             node = self._by_name.get(part.node)
             if node is None:  # a node that was full when the view was built
-                state = next(n for n in pool.nodes if n.name == part.node)
-                node = _Node(
-                    state.name, state.devices, [], state.reserved_for, self._order[state.name]
-                )
+                listed = self._listed.get(pool_id)
+                if listed is None:
+                    listed = {n.name: (i, n) for i, n in enumerate(pool.nodes)}
+                    self._listed[pool_id] = listed
+                order, state = listed[part.node]
+                node = _Node(state.name, state.devices, [], state.reserved_for, order)
                 self._by_name[node.name] = node
             node.free = sorted(set(node.free) | set(part.device_indices))
             self._count(pool_id, node, len(part.device_indices))
@@ -186,23 +188,55 @@ class FreeDevices:
                 return placement
         if devices <= size:
             return None  # a job that fits one node never spans nodes: it waits for one
-        nodes = [
-            node
-            for node in self._by_name.values()
-            if node.free
-            and self._pool_of[node.name] == pool_id
-            and (include_reserved or node.reserved_for is None)
-        ]
         parts, need = [], devices
-        for node in sorted(nodes, key=lambda n: (-len(n.free), n.order)):
-            if need == 0:
-                break
+        for node in self._emptiest_first(pool_id, kinds, devices):
             count = min(need, len(node.free))
             parts.append(NodeSlice(node.name, tuple(node.free[:count])))
             need -= count
         placement = tuple(parts)
         self.take(pool_id, placement)
         return placement
+
+    def _emptiest_first(self, pool_id: int, kinds: Sequence[bool], devices: int) -> list[_Node]:
+        """The fewest nodes of the given kinds, emptiest first (then first listed), that
+        together hold ``devices`` free devices; the caller has checked that enough are free.
+
+        Read from the buckets, largest count first, so a gang costs O(nodes it takes x log
+        nodes) instead of sorting the pool. Entries popped to find them are pushed back (the
+        nodes taken move to another bucket when the caller takes their devices).
+        """
+        chosen: list[_Node] = []
+        need = devices
+        for count in range(self.pools[pool_id].node_size, 0, -1):
+            if need <= 0:
+                break
+            wanted = -(-need // count)  # at most this many nodes of this count are needed
+            found: list[_Node] = []
+            for kind in kinds:
+                heap = self._buckets.get((pool_id, kind), {}).get(count)
+                if heap:
+                    found.extend(self._first_few(heap, count, wanted))
+            found.sort(key=lambda node: node.order)
+            for node in found[:wanted]:
+                chosen.append(node)
+                need -= count
+        return chosen
+
+    def _first_few(self, heap: list[tuple[int, str]], count: int, limit: int) -> list[_Node]:
+        """Up to ``limit`` distinct first-listed nodes of ``heap`` that have ``count`` free
+        devices; stale entries met on the way are dropped, current ones left in the heap."""
+        found: list[_Node] = []
+        kept: list[tuple[int, str]] = []
+        while heap and len(found) < limit:
+            entry = heapq.heappop(heap)
+            node = self._by_name[entry[1]]
+            if len(node.free) != count or (kept and kept[-1][1] == entry[1]):
+                continue  # stale, or a second current entry of the same node
+            kept.append(entry)
+            found.append(node)
+        for entry in kept:
+            heapq.heappush(heap, entry)
+        return found
 
 
 def _held_back(snapshot: ClusterSnapshot) -> dict[int, int]:
