@@ -27,7 +27,8 @@ pending jobs in that order and
    (``FreeDevices.give_back``) until the job fits -- on one node if the job fits one node,
    since such a job never spans nodes; the choice preempting the fewest jobs (then devices)
    over all candidate pools and nodes wins. If even every eligible victim would not let the
-   job start, nothing is preempted (:class:`PassView`);
+   job start, nothing is preempted (:class:`PassView`). Only while the pass's preemption
+   budget lasts (below);
 3. otherwise skips it (later, smaller jobs may use the free devices, as in Tiresias).
 
 A job is demoted when its attained service crosses a threshold; :meth:`Las.wake_at` tells the
@@ -79,14 +80,27 @@ gave 1.8x the mean JCT; ``starve_limit`` 8 with promoted jobs first in queue 0 m
 jobs block new ones (median JCT x13); protecting a restart for a fraction of its past run
 blocked short jobs; ``preempt_gap = 1`` cost 2.3 preemptions per job.
 
-Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running jobs, plus
-placement of the jobs that start; once nothing is free and nobody can be preempted the pass
-stops, and a job no larger than one that could not start is skipped in O(1).
+Preemption budget
+-----------------
+``max_preemptions`` (off by default) caps the jobs preempted in one pass: jobs start by
+preempting only while fewer than that many have been preempted; the rest of the queue may then
+start on free devices only.
+
+Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running jobs (the order
+vectorised in numpy), plus placement of the jobs that start and, per job that preempts, a
+victim search: on a pool of at least :data:`VECTOR_SEARCH_NODES` nodes, nodes in order of a
+lower bound on what preempting there costs, stopping at the first bound above the best found
+(usually after a node or two). Once nothing is free and nobody can be preempted the pass stops,
+and a job no larger than one that could not start is skipped in O(1); once the budget is spent,
+jobs larger than any pool's free devices are skipped in one vectorised step.
 """
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from nuri.domain.commons import Tier
 from nuri.policy.placement import FreeDevices, candidate_pools
@@ -111,6 +125,13 @@ DEFAULT_STARVE_LIMIT = 32.0
 DEFAULT_PREEMPT_GAP = 2
 """A job may preempt only jobs at least this many queues below its own."""
 
+VECTOR_SEARCH_NODES = 64
+"""Pools with at least this many unreserved nodes are searched for victims through arrays."""
+
+DEFAULT_MAX_PREEMPTIONS: int | None = None
+"""Per decision, jobs start by preempting only while fewer than this many were preempted
+(see *Preemption budget* in the module docstring); None: no budget."""
+
 DEFAULT_PROMOTED_RUN_FACTOR = 2.0
 """A promoted job is protected until its run time reaches this many times wait / starve_limit."""
 
@@ -129,6 +150,12 @@ def _slack(bound: float) -> float:
     """``bound`` less float rounding slack: ``x >= _slack(b)`` is "x reached b" for times and
     device-seconds, so that a wake-up computed for a crossing does see it."""
     return bound - _EPS * max(1.0, abs(bound))
+
+
+def _slack_array(bounds: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """:func:`_slack` of every element, with the same floating-point operations."""
+    result: npt.NDArray[np.float64] = bounds - _EPS * np.maximum(1.0, np.abs(bounds))
+    return result
 
 
 class Las:
@@ -153,6 +180,7 @@ class Las:
         promoted_run_factor: float = DEFAULT_PROMOTED_RUN_FACTOR,
         preempt_gap: int = DEFAULT_PREEMPT_GAP,
         promoted_last: bool = True,
+        max_preemptions: int | None = DEFAULT_MAX_PREEMPTIONS,
         tier_scale: Mapping[Tier, float] = DEFAULT_TIER_SCALE,
     ) -> None:
         restart_cost_s = (context or PolicyContext()).restart_cost_s
@@ -175,6 +203,9 @@ class Las:
             raise ValueError("preempt_gap must be at least 1")
         self.preempt_gap = preempt_gap
         self.promoted_last = promoted_last
+        if max_preemptions is not None and max_preemptions < 1:
+            raise ValueError("max_preemptions must be at least 1 (or None for no budget)")
+        self.max_preemptions = max_preemptions
         self.tier_scale: dict[Tier, float] = {tier: tier_scale.get(tier, 1.0) for tier in Tier}
         # Per tier, the scaled thresholds less float slack: queue = how many of them are <= x.
         self._bounds: dict[Tier, tuple[float, ...]] = {
@@ -250,8 +281,13 @@ class Las:
         if not job.preemptible:
             return float("inf")
         devices = job.devices
+        return self._protection_end(job, devices, self._promoted_at_start(job, devices))
+
+    def _protection_end(self, job: RunningJob, devices: int, promoted: bool) -> float:
+        """:meth:`protected_until` of a preemptible job of ``devices`` devices, given whether
+        its attempt started promoted (callers that need that too work it out once)."""
         until = job.started_at + self.min_run_s
-        if self.starve_limit is not None and self._promoted_at_start(job, devices):
+        if self.starve_limit is not None and promoted:
             executed = job.attained_device_seconds / devices
             waited = job.started_at - job.submitted_at - executed
             earned = self.promoted_run_factor * waited / self.starve_limit - executed
@@ -267,22 +303,27 @@ class Las:
         now = snapshot.now
         view = PassView(snapshot)
         view.add_victims(self._victims(snapshot, now))
-        ordered = sorted(
-            (
-                (queue, self._late(job, queue), job.tier.rank, job.submitted_at, job.job_id, job)
-                for job in snapshot.pending
-                for queue in (self.pending_queue(job, now),)
-            ),
-            key=lambda entry: entry[:5],
-        )
+        jobs = snapshot.pending
+        queues, order = self.pass_order(jobs, now)
         decisions: list[Decision] = []
         failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool, int], int] = {}
-        for queue, _, _, _, _, job in ordered:
+        options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]] = {}
+        budget = self.max_preemptions
+        preemptions = 0
+        for position, index in enumerate(order):
+            if budget is not None and preemptions >= budget:
+                rest = order[position:]
+                decisions.extend(_start_rest_on_free(view, snapshot, jobs, rest, options))
+                break  # the preemption budget is spent: the rest may only use free devices
+            job, queue = jobs[index], queues[index]
             if view.free.total_free() == 0 and not any(
                 victim.worth >= queue + self.preempt_gap for victim in view.first_victims()
             ):
                 break  # nothing is free and nobody below this queue may be preempted
-            pools = candidate_pools(snapshot.pools, job)
+            where = (job.pool_id, job.accelerator, job.allowed_pool_ids)
+            pools = options.get(where)
+            if pools is None:
+                pools = options[where] = candidate_pools(snapshot.pools, job)
             # Whether a job of this size and these options can start is monotone in its size,
             # given whether it must fit one node in each pool; free devices only shrink.
             key = (
@@ -301,8 +342,49 @@ class Las:
                     continue
                 start, stopped = chosen
                 decisions.extend(Preempt(stopped_job.job_id) for stopped_job in stopped)
+                preemptions += len(stopped)
             decisions.append(start)
         return decisions
+
+    def pass_order(self, jobs: Sequence[PendingJob], now: float) -> tuple[list[int], list[int]]:
+        """``(queue of each job, positions of the jobs in the order a pass considers them)``.
+
+        The order is by queue, promoted jobs after the others of queue 0 (``promoted_last``),
+        tier, submission time, id; queues are :meth:`pending_queue`'s. Vectorised with the same
+        floating-point operations as :meth:`pending_queue` and :meth:`_late` (so the same
+        results, about 10 times faster on 10,000 jobs).
+        """
+        count = len(jobs)
+        attained = np.fromiter((job.attained_device_seconds for job in jobs), np.float64, count)
+        devices = np.fromiter((job.devices for job in jobs), np.float64, count)
+        submitted = np.fromiter((job.submitted_at for job in jobs), np.float64, count)
+        ranks = np.fromiter((job.tier.rank for job in jobs), np.int64, count)
+        ids = np.fromiter((job.job_id for job in jobs), np.int64, count)
+        by_service = np.zeros(count, np.int64)  # the queue of the attained service alone
+        for tier in Tier:
+            mine = ranks == tier.rank
+            if mine.any():
+                by_service[mine] = np.searchsorted(
+                    np.asarray(self._bounds[tier], np.float64), attained[mine], side="right"
+                )
+        has_run = attained > 0.0
+        executed = np.where(has_run, attained, 0.0) / devices
+        waited = now - submitted - executed
+        starving = np.zeros(count, np.bool_)
+        if self.starve_limit is not None:
+            starving |= waited >= _slack_array(self.starve_limit * attained / devices)
+        if self.max_wait_s is not None:
+            preemptions = np.fromiter((job.preemptions for job in jobs), np.float64, count)
+            starving |= waited >= _slack_array(self.max_wait_s * (1 + preemptions))
+        starving &= has_run
+        queues = np.where(starving | ~has_run, 0, by_service)
+        late = (
+            (queues == 0) & has_run & (by_service > 0)
+            if self.promoted_last
+            else np.zeros(count, np.bool_)
+        )
+        order = np.lexsort((ids, submitted, ranks, late, queues))
+        return queues.tolist(), order.tolist()
 
     def _victims(self, snapshot: ClusterSnapshot, now: float) -> list[tuple[RunningJob, float]]:
         """``(job, queue)`` of the running jobs that may be preempted now (not protected, not in
@@ -310,9 +392,16 @@ class Las:
         submission, highest id."""
         ranked: list[tuple[tuple[int, int, float, int], RunningJob, int]] = []
         for job in snapshot.running:
-            if not job.preemptible or now < _slack(self.protected_until(job)):
+            if not job.preemptible:
                 continue
-            queue = self.running_queue(job, now)
+            # protected_until and running_queue, inlined: they share devices and promotion
+            devices = job.devices
+            promoted = self._promoted_at_start(job, devices)
+            if now < _slack(self._protection_end(job, devices, promoted)):
+                continue
+            this_attempt = devices * max(0.0, now - job.started_at)
+            service = this_attempt if promoted else job.attained_device_seconds + this_attempt
+            queue = self.queue_of(service, job.tier)
             if queue == 0:
                 continue  # nothing outranks queue 0
             ranked.append(((-queue, -job.tier.rank, -job.submitted_at, -job.job_id), job, queue))
@@ -366,6 +455,55 @@ class Las:
         return min(options) if options else None
 
 
+def _start_rest_on_free(
+    view: "PassView",
+    snapshot: ClusterSnapshot,
+    jobs: Sequence[PendingJob],
+    rest: Sequence[int],
+    options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]],
+) -> list[Start]:
+    """Start the jobs at positions ``rest`` of ``jobs``, in that order, on free devices only.
+
+    What a pass does once its preemption budget is spent. Free devices only shrink from here
+    on, so a job larger than the most free devices of any pool is passed over at once (a
+    vectorised test first, then against the count as it stands after each start), and, as in
+    :meth:`Las.decide`, a job no smaller than one with the same options that could not start.
+    """
+    pools_all = snapshot.pools
+
+    def most_free() -> int:
+        return max((view.free.free(pool.pool_id, borrowing=True) for pool in pools_all), default=0)
+
+    largest = most_free()
+    sizes = np.fromiter((jobs[index].devices for index in rest), np.int64, len(rest))
+    starts: list[Start] = []
+    failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool], int] = {}
+    for offset in np.flatnonzero(sizes <= largest).tolist():
+        if largest == 0:
+            break
+        job = jobs[rest[offset]]
+        if job.devices > largest:
+            continue
+        where = (job.pool_id, job.accelerator, job.allowed_pool_ids)
+        pools = options.get(where)
+        if pools is None:
+            pools = options[where] = candidate_pools(pools_all, job)
+        key = (
+            tuple(pool.pool_id for pool in pools),
+            tuple(job.devices > pool.node_size for pool in pools),
+            job.preemptible,
+        )
+        if job.devices >= failed.get(key, job.devices + 1):
+            continue
+        start = view.start_on_free(pools, job)
+        if start is None:
+            failed[key] = job.devices
+            continue
+        starts.append(start)
+        largest = most_free()
+    return starts
+
+
 def _below(queue: int) -> Callable[["Victim"], bool]:
     """Whether a victim is in a strictly lower queue (larger number) than ``queue``."""
     return lambda victim: victim.worth > queue
@@ -385,6 +523,8 @@ class Victim:
     usable: tuple[NodeSlice, ...]
     count: int
     """Devices in ``usable``."""
+    devices: int
+    """All devices the job holds (what preempting it costs): ``job.devices``."""
 
 
 class PassView:
@@ -394,6 +534,12 @@ class PassView:
     keeps, in step with every start and preemption of the pass, the free devices of each
     unreserved node: a job that fits one node never spans nodes, so preempting for it must free
     enough devices *on one node*. Built per pass; never shared between passes.
+
+    Per node it also keeps two bounds over the victims registered there: the fewest devices
+    any of them holds and how many devices of the node they hold together. Victims only leave
+    during a pass, so these stay a lower and an upper bound, and they let
+    :meth:`start_by_preempting` pass over a node that cannot beat the best choice so far, or
+    cannot free enough, without working out which of its victims it would take.
     """
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
@@ -414,8 +560,22 @@ class PassView:
             pool.pool_id: tuple(n.name for n in pool.nodes if n.reserved_for is None)
             for pool in snapshot.pools
         }
-        self._by_pool: dict[int, list[Victim]] = {}
-        self._by_node: dict[str, list[Victim]] = {}
+        self._by_pool: dict[int, list[tuple[Victim, int]]] = {}
+        self._by_node: dict[str, list[tuple[Victim, int]]] = {}
+        # node -> (fewest devices of a victim there, devices of the node victims hold)
+        self._bounds: dict[str, tuple[int, int]] = {}
+        # pool -> position in _by_pool of its first victim not preempted (only moves forward)
+        self._first: dict[int, int] = {}
+        # Pools of at least vector_nodes unreserved nodes are searched through arrays, per
+        # node in _nodes_of order: free devices (kept in step), fewest victim devices, and
+        # victim-held devices (the two bounds of _bounds). Built at a pool's first search.
+        self.vector_nodes = VECTOR_SEARCH_NODES
+        self._arrays: dict[int, tuple[npt.NDArray[np.int64], ...]] = {}
+        self._position: dict[str, tuple[int, int]] = {
+            name: (pool_id, index)
+            for pool_id, names in self._nodes_of.items()
+            for index, name in enumerate(names)
+        }
         self.preempted: set[int] = set()
         """Ids of the jobs preempted so far in this pass."""
 
@@ -424,26 +584,42 @@ class PassView:
 
         Jobs that are not preemptible or hold no unreserved device are left out.
         """
+        reserved, by_pool, by_node = self._reserved, self._by_pool, self._by_node
+        bounds: dict[str, tuple[int, int]] = {}
         for job, worth in victims:
             if not job.preemptible:
                 continue
-            usable = tuple(part for part in job.placement if part.node not in self._reserved)
-            count = sum(len(part.device_indices) for part in usable)
+            placement = job.placement
+            devices = sum(len(part.device_indices) for part in placement)
+            usable = (
+                tuple(part for part in placement if part.node not in reserved)
+                if reserved
+                else placement
+            )
+            count = devices if usable is placement else sum(len(p.device_indices) for p in usable)
             if not count:
                 continue
-            victim = Victim(job, worth, usable, count)
-            self._by_pool.setdefault(job.pool_id, []).append(victim)
+            victim = Victim(job, worth, usable, count, devices)
+            by_pool.setdefault(job.pool_id, []).append((victim, count))
+            on_node: dict[str, int] = {}
             for part in usable:
-                self._by_node.setdefault(part.node, []).append(victim)
+                on_node[part.node] = on_node.get(part.node, 0) + len(part.device_indices)
+            for node, held in on_node.items():
+                by_node.setdefault(node, []).append((victim, held))
+                smallest, total = bounds.get(node, (devices, 0))
+                bounds[node] = (min(smallest, devices), total + held)
+        self._bounds.update(bounds)
 
     def first_victims(self) -> list[Victim]:
         """Per pool, the least valuable victim not yet preempted."""
         first = []
-        for entries in self._by_pool.values():
-            for victim in entries:
-                if victim.job.job_id not in self.preempted:
-                    first.append(victim)
-                    break
+        for pool_id, entries in self._by_pool.items():
+            position = self._first.get(pool_id, 0)
+            while position < len(entries) and entries[position][0].job.job_id in self.preempted:
+                position += 1
+            self._first[pool_id] = position
+            if position < len(entries):
+                first.append(entries[position][0])
         return first
 
     def start_on_free(self, pools: Sequence[PoolState], job: PendingJob) -> Start | None:
@@ -480,27 +656,39 @@ class PassView:
         decisions (shared by :class:`Las` and the SRTF oracle).
         """
         best: tuple[tuple[int, int, int, int], int, list[Victim]] | None = None
+        devices = job.devices
         for pool in pools:
-            options: list[tuple[int, Sequence[Victim], str | None, int]]
-            if job.devices > pool.node_size:
-                have = self.free.free(pool.pool_id, borrowing=job.preemptible)
-                options = [(0, self._by_pool.get(pool.pool_id, []), None, have)]
-            else:
-                options = [
-                    (index, self._by_node[name], name, self._node_free[name])
-                    for index, name in enumerate(self._nodes_of.get(pool.pool_id, ()))
-                    if name in self._by_node
-                ]
-            for index, entries, node, have in options:
-                need = job.devices - have
+            pool_id = pool.pool_id
+            if devices > pool.node_size:
+                need = devices - self.free.free(pool_id, borrowing=job.preemptible)
                 if need <= 0:
                     continue  # it fits without preempting (the caller tried that first)
-                chosen = _cover(entries, need, node, may_preempt, self.preempted)
+                chosen = _cover(self._by_pool.get(pool_id, []), need, may_preempt, self.preempted)
+                if chosen is not None:
+                    cost = (len(chosen), sum(v.devices for v in chosen), pool_id, 0)
+                    if best is None or cost < best[0]:
+                        best = (cost, pool_id, chosen)
+                continue
+            names = self._nodes_of.get(pool_id, ())
+            if len(names) >= self.vector_nodes:
+                best = self._search_nodes(pool_id, names, job, may_preempt, best)
+                continue
+            node_free, bounds, by_node = self._node_free, self._bounds, self._by_node
+            for index, name in enumerate(names):
+                bound = bounds.get(name)
+                if bound is None:
+                    continue  # no victim on this node
+                need = devices - node_free[name]
+                if need <= 0 or bound[1] < need:
+                    continue  # fits already, or every victim there would not free enough
+                if best is not None and (1, max(bound[0], need), pool_id, index) > best[0]:
+                    continue  # no choice here can beat the best: it takes a victim, >= need
+                chosen = _cover(by_node[name], need, may_preempt, self.preempted)
                 if chosen is None:
                     continue
-                cost = (len(chosen), sum(v.job.devices for v in chosen), pool.pool_id, index)
+                cost = (len(chosen), sum(v.devices for v in chosen), pool_id, index)
                 if best is None or cost < best[0]:
-                    best = (cost, pool.pool_id, chosen)
+                    best = (cost, pool_id, chosen)
         if best is None:
             return None
         _, pool_id, chosen = best
@@ -517,33 +705,81 @@ class PassView:
         self.preempted.update(victim.job.job_id for victim in chosen)
         return Start(job.job_id, pool_id, placement), [victim.job for victim in chosen]
 
+    def _search_nodes(
+        self,
+        pool_id: int,
+        names: Sequence[str],
+        job: PendingJob,
+        may_preempt: Callable[[Victim], bool],
+        best: tuple[tuple[int, int, int, int], int, list[Victim]] | None,
+    ) -> tuple[tuple[int, int, int, int], int, list[Victim]] | None:
+        """The node loop of :meth:`start_by_preempting` for a large pool, same result.
+
+        No choice on a node costs less than ``(1, max(fewest victim devices there, need),
+        pool, node)``: it preempts at least one job, which holds at least the devices still
+        needed. Nodes are tried in order of that bound, and the search stops at the first
+        bound above the best cost found, so usually after a node or two, instead of a loop
+        over every node of the pool.
+        """
+        arrays = self._arrays.get(pool_id)
+        if arrays is None:
+            no_victim = (0, 0)  # never a candidate: nothing to free there
+            arrays = (
+                np.array([self._node_free[name] for name in names], np.int64),
+                np.array([self._bounds.get(name, no_victim)[0] for name in names], np.int64),
+                np.array([self._bounds.get(name, no_victim)[1] for name in names], np.int64),
+            )
+            self._arrays[pool_id] = arrays
+        node_free, fewest, held = arrays
+        need = job.devices - node_free
+        candidates = np.flatnonzero((need > 0) & (held >= need))
+        if not candidates.size:
+            return best
+        lower = np.maximum(fewest[candidates], need[candidates])
+        ranked = np.lexsort((candidates, lower))
+        for index, bound, wanted in zip(
+            candidates[ranked].tolist(),
+            lower[ranked].tolist(),
+            need[candidates[ranked]].tolist(),
+            strict=True,
+        ):
+            if best is not None and (1, bound, pool_id, index) > best[0]:
+                break
+            chosen = _cover(self._by_node[names[index]], wanted, may_preempt, self.preempted)
+            if chosen is None:
+                continue
+            cost = (len(chosen), sum(v.devices for v in chosen), pool_id, index)
+            if best is None or cost < best[0]:
+                best = (cost, pool_id, chosen)
+        return best
+
     def _count(self, placement: Iterable[NodeSlice], sign: int) -> None:
         for part in placement:
             if part.node in self._node_free:
-                self._node_free[part.node] += sign * len(part.device_indices)
+                change = sign * len(part.device_indices)
+                self._node_free[part.node] += change
+                pool_id, index = self._position[part.node]
+                arrays = self._arrays.get(pool_id)
+                if arrays is not None:
+                    arrays[0][index] += change
 
 
 def _cover(
-    entries: Sequence[Victim],
+    entries: Sequence[tuple[Victim, int]],
     need: int,
-    node: str | None,
     may_preempt: Callable[[Victim], bool],
     preempted: set[int],
 ) -> list[Victim] | None:
-    """Victims, in order, whose devices (on ``node``, or anywhere if None) cover ``need``, with
-    those not needed dropped again, most valuable first; None if they cannot cover it."""
+    """Victims, in order, whose devices (each entry's count: on one node, or in the whole pool)
+    cover ``need``, with those not needed dropped again, most valuable first; None if they
+    cannot cover it."""
     chosen: list[tuple[Victim, int]] = []
     gained = 0
-    for victim in entries:
+    for victim, count in entries:
         if gained >= need:
             break
         if victim.job.job_id in preempted or not may_preempt(victim):
             continue
-        count = (
-            victim.count
-            if node is None
-            else sum(len(part.device_indices) for part in victim.usable if part.node == node)
-        )
         chosen.append((victim, count))
         gained += count
     if gained < need:
