@@ -516,6 +516,14 @@ def test_preemption_budget_may_be_overshot_by_one_job_only() -> None:
     assert len(preempted(decisions)) == 2 and started(decisions) == [1]
 
 
+def test_default_budget_is_registered_and_validated() -> None:
+    """The registered policy preempts at most 32 jobs per decision (plus one job's overshoot);
+    a budget below one is refused."""
+    assert Las(PolicyContext()).max_preemptions == las_module.DEFAULT_MAX_PREEMPTIONS == 32
+    with pytest.raises(ValueError, match="max_preemptions"):
+        Las(PolicyContext(), max_preemptions=0)
+
+
 def below_queue(queue: int) -> Callable[[Victim], bool]:
     """Whether a victim is in a lower queue (larger number) than ``queue``."""
     return lambda victim: victim.worth > queue

@@ -82,9 +82,22 @@ blocked short jobs; ``preempt_gap = 1`` cost 2.3 preemptions per job.
 
 Preemption budget
 -----------------
-``max_preemptions`` (off by default) caps the jobs preempted in one pass: jobs start by
-preempting only while fewer than that many have been preempted; the rest of the queue may then
-start on free devices only.
+A pass starts jobs by preempting only while fewer than ``max_preemptions`` (32) jobs have been
+preempted in it; the job that reaches the budget still takes every victim it needs (gangs are
+all-or-nothing), so a pass preempts at most 32 jobs plus one job's victims. The rest of the
+queue may then start on free devices only, and the next pass goes on from there: the simulator
+repeats a pass at once after preemptions (``MAX_REPASSES`` times per instant), the live engine on
+its next cycle. Preempting thousands of jobs at once is a restart storm -- every victim pays its
+restart cost together and checkpoint storage takes the burst -- so production schedulers pace
+preemption per round: YARN's capacity scheduler reclaims at most
+``yarn.resourcemanager.monitor.capacity.preemption.total_preemption_per_round`` (10 % of the
+cluster by default) per round, "to restrict the pace at which containers are reclaimed"
+(Apache Hadoop, *Capacity Scheduler*, preemption properties). nuri counts jobs, not devices,
+because a preemption costs its victim a restart whatever its size, and because the count bounds
+the work of one decision: on a 10,000-device snapshot whose 2,125 running jobs all sit far below
+10,000 new queue-0 jobs, the unbounded pass preempted all 2,125 and took 1-2 s. The budget never
+binds on the Alibaba openb and Gavel Philly traces (3,000-job prefixes and full traces): their
+schedules are identical with and without it. ``None`` removes it.
 
 Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running jobs (the order
 vectorised in numpy), plus placement of the jobs that start and, per job that preempts, a
@@ -128,9 +141,9 @@ DEFAULT_PREEMPT_GAP = 2
 VECTOR_SEARCH_NODES = 64
 """Pools with at least this many unreserved nodes are searched for victims through arrays."""
 
-DEFAULT_MAX_PREEMPTIONS: int | None = None
+DEFAULT_MAX_PREEMPTIONS = 32
 """Per decision, jobs start by preempting only while fewer than this many were preempted
-(see *Preemption budget* in the module docstring); None: no budget."""
+(see *Preemption budget* in the module docstring)."""
 
 DEFAULT_PROMOTED_RUN_FACTOR = 2.0
 """A promoted job is protected until its run time reaches this many times wait / starve_limit."""
