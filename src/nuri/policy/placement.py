@@ -8,6 +8,7 @@ mutates as it decides, so decisions made earlier in a cycle are seen by later on
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Protocol
 
 from nuri.policy.snapshot import (
@@ -81,21 +82,35 @@ class FreeDevices:
         self._buckets: dict[tuple[int, bool], dict[int, list[tuple[int, str]]]] = {}
         self._free_count: dict[int, int] = {}
         self._open_count: dict[int, int] = {}
+        by_name = self._by_name
         for pool in snapshot.pools:
-            self._free_count[pool.pool_id] = 0
-            self._open_count[pool.pool_id] = 0
+            pool_id = pool.pool_id
+            free_total = open_total = 0
+            # Nodes come in listing order, so appending keeps each bucket a valid heap.
+            open_buckets: dict[int, list[tuple[int, str]]] = {}
+            reserved_buckets: dict[int, list[tuple[int, str]]] = {}
             for order, node in enumerate(pool.nodes):
                 if not node.free_indices:
                     continue
                 free = sorted(node.free_indices)
-                if node.reserved_for is not None:
-                    keep_back = min(len(free), held_back.get(node.reserved_for, 0))
-                    held_back[node.reserved_for] = held_back.get(node.reserved_for, 0) - keep_back
+                owner = node.reserved_for
+                if owner is not None:
+                    keep_back = min(len(free), held_back.get(owner, 0))
+                    held_back[owner] = held_back.get(owner, 0) - keep_back
                     free = free[keep_back:]
-                entry = _Node(node.name, node.devices, free, node.reserved_for, order)
-                self._by_name[node.name] = entry
-                self._file(pool.pool_id, entry)
-                self._count(pool.pool_id, entry, len(free))
+                by_name[node.name] = _Node(node.name, node.devices, free, owner, order)
+                if free:
+                    buckets = open_buckets if owner is None else reserved_buckets
+                    buckets.setdefault(len(free), []).append((order, node.name))
+                    free_total += len(free)
+                    if owner is None:
+                        open_total += len(free)
+            self._free_count[pool_id] = free_total
+            self._open_count[pool_id] = open_total
+            if open_buckets:
+                self._buckets[(pool_id, False)] = open_buckets
+            if reserved_buckets:
+                self._buckets[(pool_id, True)] = reserved_buckets
 
     def free(self, pool_id: int, *, borrowing: bool = True) -> int:
         """Free devices of a pool a job could use (with or without borrowing reserved ones)."""
@@ -341,18 +356,16 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) ->
     the same decisions); a non-preemptible job never on a reserved node; preemptions only of
     running jobs, once each. The engine and the simulator run this on every policy's output.
     """
-    pending = {job.job_id: job for job in snapshot.pending}
-    running = {job.job_id: job for job in snapshot.running}
+    if not decisions:
+        return
+    # Lookups by id built at C speed (dict of zip of map): the queue may hold thousands of jobs.
+    pending = dict(zip(map(_job_id, snapshot.pending), snapshot.pending, strict=True))
+    running = dict(zip(map(_job_id, snapshot.running), snapshot.running, strict=True))
     pools = {pool.pool_id: pool for pool in snapshot.pools}
-    free: dict[str, set[int]] = {}
-    node_pool: dict[str, int] = {}
-    reserved: set[str] = set()
-    for pool in snapshot.pools:
-        for node in pool.nodes:
-            free[node.name] = set(node.free_indices)
-            node_pool[node.name] = pool.pool_id
-            if node.reserved_for is not None:
-                reserved.add(node.name)
+    node_state: dict[str, tuple[int, NodeState]] = {
+        node.name: (pool.pool_id, node) for pool in snapshot.pools for node in pool.nodes
+    }
+    free: dict[str, set[int]] = _FreeSets(node_state)
     preempted: set[int] = set()
     for decision in decisions:
         if isinstance(decision, Preempt):
@@ -378,7 +391,8 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) ->
             raise ValueError(f"job {decision.job_id} placed on a pool it does not accept")
         count = 0
         for part in decision.placement:
-            if node_pool.get(part.node) != decision.pool_id:
+            located = node_state.get(part.node)
+            if located is None or located[0] != decision.pool_id:
                 raise ValueError(f"job {decision.job_id} placed on {part.node}, outside its pool")
             indices = set(part.device_indices)
             if len(indices) != len(part.device_indices):
@@ -389,7 +403,7 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) ->
                 raise ValueError(
                     f"job {decision.job_id} placed on devices of {part.node} that are busy"
                 )
-            if part.node in reserved and not pending_job.preemptible:
+            if located[1].reserved_for is not None and not pending_job.preemptible:
                 raise ValueError(f"non-preemptible job {decision.job_id} placed on a reserved node")
             free[part.node] -= indices
             count += len(indices)
@@ -400,3 +414,20 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) ->
         if len(decision.placement) > 1 and pending_job.devices <= target.node_size:
             raise ValueError(f"job {decision.job_id} fits one node but was spread over several")
         started.add(decision.job_id)
+
+
+_job_id = attrgetter("job_id")
+
+
+class _FreeSets(dict[str, set[int]]):
+    """Free device indices per node name, each set made from the snapshot when first used, so
+    checking a few decisions does not copy every node of a large cluster."""
+
+    def __init__(self, nodes: dict[str, tuple[int, NodeState]]) -> None:
+        super().__init__()
+        self._nodes = nodes
+
+    def __missing__(self, name: str) -> set[int]:
+        indices = set(self._nodes[name][1].free_indices)
+        self[name] = indices
+        return indices
