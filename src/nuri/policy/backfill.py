@@ -80,8 +80,7 @@ the scan O(n) with O(pools) work per job, stopping as soon as no device is free 
 pool's release timeline (O(running jobs) to build) is built only when a job there blocks.
 """
 
-import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -106,6 +105,9 @@ STARVATION_BOUND_S: Final = 3 * 86_400.0
 
 _Release = tuple[float, int, int]
 """``(time, devices on unreserved nodes, devices on reserved nodes)`` freed at ``time``."""
+
+_Releases = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
+"""Releases as arrays sorted by time: ends, devices on unreserved and on reserved nodes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,30 +160,42 @@ class _Timeline:
 
     snapshot: ClusterSnapshot
     _running: dict[int, list[RunningJob]] | None = None
-    _releases: dict[int, list[_Release]] = field(default_factory=dict)
-    _started: dict[int, list[tuple[float, tuple[NodeSlice, ...]]]] = field(default_factory=dict)
+    _releases: dict[int, _Releases] = field(default_factory=dict)
+    _started: dict[int, list[_Release]] = field(default_factory=dict)
     _reserved: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def add(self, start: Start, job: PendingJob) -> None:
         """Record a start of this pass: it holds its devices until ``now + time_limit_s``."""
         end = self.snapshot.now + job.time_limit_s
-        self._started.setdefault(start.pool_id, []).append((end, start.placement))
+        pool = next(p for p in self.snapshot.pools if p.pool_id == start.pool_id)
+        self._started.setdefault(start.pool_id, []).append(
+            (end, *self._split(pool, start.placement))
+        )
 
     def shadow(self, free: FreeDevices, pool: PoolState, job: PendingJob) -> Shadow | None:
-        """``job``'s reservation on ``pool`` given the free view now, or None if it never fits."""
+        """``job``'s reservation on ``pool`` given the free view now, or None if it never fits.
+
+        Releases are taken in time order, each at ``max(now, end)``: the shadow time is the
+        first of those moments (or now) by which enough devices are free, and the extra
+        devices count every release up to and including that moment. Worked out on arrays
+        (cumulative sums and binary searches) rather than release by release.
+        """
         now = self.snapshot.now
         borrowing = job.preemptible
         need = job.devices
         avail = free.free(pool.pool_id, borrowing=borrowing)
-        time = now
-        for end, open_devices, reserved_devices in self._merged(pool):
-            if avail >= need and end > time:
-                break
-            time = max(time, end)
-            avail += open_devices + (reserved_devices if borrowing else 0)
-        if avail < need:
-            return None
-        return Shadow(job.job_id, pool.pool_id, time, avail - need, borrowing)
+        ends, open_devices, reserved_devices = self._releases_of(pool)
+        released = open_devices + reserved_devices if borrowing else open_devices
+        if avail >= need:
+            time = now
+        else:
+            freed = np.cumsum(released)
+            first = int(np.searchsorted(freed, need - avail, side="left"))
+            if first == len(freed):
+                return None  # never enough, even once every job has ended
+            time = max(now, float(ends[first]))
+        released_by_then = int(released[ends <= time].sum())
+        return Shadow(job.job_id, pool.pool_id, time, avail + released_by_then - need, borrowing)
 
     def lends(self, pool: PoolState) -> bool:
         """True if ``pool`` has reserved nodes (whose devices only preemptible jobs borrow)."""
@@ -192,33 +206,45 @@ class _Timeline:
         reserved = self._reserved_nodes(pool)
         return sum(len(part.device_indices) for part in placement if part.node not in reserved)
 
-    def _merged(self, pool: PoolState) -> Iterator[_Release]:
-        started = sorted(
-            (end, *self._split(pool, placement))
-            for end, placement in self._started.get(pool.pool_id, ())
-        )
-        return heapq.merge(self._running_releases(pool), started)
+    def _releases_of(self, pool: PoolState) -> _Releases:
+        """The running jobs' releases of ``pool`` and this pass's starts there, sorted by end:
+        ``(ends, devices on unreserved nodes, devices on reserved nodes)``."""
+        running = self._running_releases(pool)
+        started = self._started.get(pool.pool_id)
+        if not started:
+            return running
+        ends = np.concatenate((running[0], np.array([r[0] for r in started], np.float64)))
+        open_devices = np.concatenate((running[1], np.array([r[1] for r in started], np.int64)))
+        reserved = np.concatenate((running[2], np.array([r[2] for r in started], np.int64)))
+        order = np.argsort(ends, kind="stable")
+        return ends[order], open_devices[order], reserved[order]
 
-    def _running_releases(self, pool: PoolState) -> list[_Release]:
+    def _running_releases(self, pool: PoolState) -> _Releases:
         releases = self._releases.get(pool.pool_id)
         if releases is None:
             if self._running is None:
                 self._running = {}
                 for job in self.snapshot.running:
                     self._running.setdefault(job.pool_id, []).append(job)
-            now = self.snapshot.now
-            reserved = self._reserved_nodes(pool)
-            releases = []
-            for job in self._running.get(pool.pool_id, ()):
-                end = max(now, job.started_at + job.time_limit_s)
-                parts = job.placement
-                if reserved:
-                    releases.append((end, *self._split(pool, parts)))
-                elif len(parts) == 1:
-                    releases.append((end, len(parts[0].device_indices), 0))
-                else:
-                    releases.append((end, sum(len(part.device_indices) for part in parts), 0))
-            releases.sort()
+            jobs = self._running.get(pool.pool_id, [])
+            count = len(jobs)
+            # max(now, end) is applied by shadow; sorting on the raw end gives the same order.
+            ends = np.fromiter(
+                (job.started_at + job.time_limit_s for job in jobs), np.float64, count
+            )
+            if self._reserved_nodes(pool):
+                split = [self._split(pool, job.placement) for job in jobs]
+                open_devices = np.fromiter((s[0] for s in split), np.int64, count)
+                reserved = np.fromiter((s[1] for s in split), np.int64, count)
+            else:
+                open_devices = np.fromiter(
+                    (sum(len(part.device_indices) for part in job.placement) for job in jobs),
+                    np.int64,
+                    count,
+                )
+                reserved = np.zeros(count, np.int64)
+            order = np.argsort(ends, kind="stable")
+            releases = (ends[order], open_devices[order], reserved[order])
             self._releases[pool.pool_id] = releases
         return releases
 
