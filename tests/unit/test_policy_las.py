@@ -581,7 +581,7 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
     return decisions
 
 
-@pytest.mark.parametrize("vector_nodes", [1, 10**9], ids=["array-search", "loop-search"])
+@pytest.mark.parametrize("vector_nodes", [1, 10**9], ids=["numpy-paths", "loop-paths"])
 @pytest.mark.parametrize(
     "options",
     [
@@ -597,15 +597,17 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
 def test_decide_matches_the_rules_applied_job_by_job(
     vector_nodes: int, options: dict[str, object], snapshot: ClusterSnapshot
 ) -> None:
-    """Random snapshots: decide's shortcuts (vectorised order, victim search through arrays or
-    pruned loops, early stop, skipping jobs too large for the free devices once the budget is
-    spent) give exactly the decisions of the plain rules."""
+    """Random snapshots: decide's shortcuts (order and victim search through numpy or pruned
+    loops, victims worked out only when needed, early stop, skipping jobs too large for the
+    free devices once the budget is spent) give exactly the decisions of the plain rules."""
     policy = Las(PolicyContext(restart_cost_s=60.0), **options)  # type: ignore[arg-type]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(las_module, "VECTOR_SEARCH_NODES", vector_nodes)
+        patch.setattr(las_module, "VECTOR_ORDER_JOBS", 0 if vector_nodes == 1 else 10**9)
         assert list(policy.decide(snapshot)) == reference_decide(policy, snapshot)
 
 
+@pytest.mark.parametrize("vector_jobs", [0, 10**9], ids=["numpy", "job-by-job"])
 @settings(max_examples=200, deadline=None)
 @given(
     snapshot=snapshots(),
@@ -615,14 +617,16 @@ def test_decide_matches_the_rules_applied_job_by_job(
     now_shift=st.floats(0.0, 30 * 86_400.0),
 )
 def test_pass_order_equals_sorting_on_the_scalar_rules(
-    snapshot: ClusterSnapshot, options: dict[str, object], now_shift: float
+    vector_jobs: int, snapshot: ClusterSnapshot, options: dict[str, object], now_shift: float
 ) -> None:
-    """pass_order's vectorised queues and order are exactly pending_queue's queues and the
-    sort by (queue, promoted last, tier, submission, id), at any time."""
+    """pass_order's queues and order, vectorised or job by job, are exactly pending_queue's
+    queues and the sort by (queue, promoted last, tier, submission, id), at any time."""
     policy = Las(PolicyContext(), **options)  # type: ignore[arg-type]
     now = snapshot.now + now_shift
     jobs = snapshot.pending
-    queues, order = policy.pass_order(jobs, now)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(las_module, "VECTOR_ORDER_JOBS", vector_jobs)
+        queues, order = policy.pass_order(jobs, now)
     assert queues == [policy.pending_queue(job, now) for job in jobs]
     expected = sorted(
         range(len(jobs)),
@@ -635,3 +639,42 @@ def test_pass_order_equals_sorting_on_the_scalar_rules(
         ),
     )
     assert order == expected
+
+
+def reference_wake_at(policy: Las, snapshot: ClusterSnapshot) -> float | None:
+    """wake_at as its docstring states it, through the public per-job methods."""
+    if not snapshot.pending:
+        return None
+    now = snapshot.now
+    times: list[float] = []
+    best_pending = min(policy.pending_queue(job, now) for job in snapshot.pending)
+    for job in snapshot.pending:
+        if policy.pending_queue(job, now) > 0:
+            at = policy._promotion_time(job)
+            if at is not None:
+                times.append(at)
+    for run in snapshot.running:
+        start_service, service = policy.running_service(run, now)
+        queue = policy.queue_of(service, run.tier)
+        if queue < len(policy.thresholds_s) and best_pending + policy.preempt_gap <= queue + 1:
+            threshold = policy.thresholds_s[queue] * policy.tier_scale[run.tier]
+            times.append(run.started_at + (threshold - start_service) / run.devices)
+        if queue >= best_pending + policy.preempt_gap:
+            times.append(policy.protected_until(run))
+    future = [at for at in times if at > now and at != float("inf")]
+    return min(future) if future else None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    snapshot=snapshots(),
+    options=st.sampled_from([{}, {"preempt_gap": 1}, {"starve_limit": None, "max_wait_s": HOUR}]),
+    now_shift=st.floats(0.0, 5 * 86_400.0),
+)
+def test_wake_at_equals_the_rules_through_the_per_job_methods(
+    snapshot: ClusterSnapshot, options: dict[str, object], now_shift: float
+) -> None:
+    """wake_at, with its per-job work inlined, answers as the per-job methods say it should."""
+    policy = Las(PolicyContext(restart_cost_s=60.0), **options)  # type: ignore[arg-type]
+    later = replace(snapshot, now=snapshot.now + now_shift)
+    assert policy.wake_at(later) == reference_wake_at(policy, later)

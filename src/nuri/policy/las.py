@@ -138,6 +138,9 @@ DEFAULT_STARVE_LIMIT = 32.0
 DEFAULT_PREEMPT_GAP = 2
 """A job may preempt only jobs at least this many queues below its own."""
 
+VECTOR_ORDER_JOBS = 64
+"""Queues at least this long are ordered with numpy; shorter ones job by job (same order)."""
+
 VECTOR_SEARCH_NODES = 64
 """Pools with at least this many unreserved nodes are searched for victims through arrays."""
 
@@ -315,7 +318,7 @@ class Las:
             return []
         now = snapshot.now
         view = PassView(snapshot)
-        view.add_victims(self._victims(snapshot, now))
+        victims_known = False  # worked out when first needed: many passes never preempt
         jobs = snapshot.pending
         queues, order = self.pass_order(jobs, now)
         decisions: list[Decision] = []
@@ -329,10 +332,16 @@ class Las:
                 decisions.extend(_start_rest_on_free(view, snapshot, jobs, rest, options))
                 break  # the preemption budget is spent: the rest may only use free devices
             job, queue = jobs[index], queues[index]
-            if view.free.total_free() == 0 and not any(
-                victim.worth >= queue + self.preempt_gap for victim in view.first_victims()
-            ):
-                break  # nothing is free and nobody below this queue may be preempted
+            if view.free.total_free() == 0:
+                if not victims_known:
+                    view.add_victims(
+                        self._victims(snapshot, now, queues[order[0]] + self.preempt_gap)
+                    )
+                    victims_known = True
+                if not any(
+                    victim.worth >= queue + self.preempt_gap for victim in view.first_victims()
+                ):
+                    break  # nothing is free and nobody below this queue may be preempted
             where = (job.pool_id, job.accelerator, job.allowed_pool_ids)
             pools = options.get(where)
             if pools is None:
@@ -349,6 +358,11 @@ class Las:
                 continue  # a job no larger, with the same options, could not start
             start = view.start_on_free(pools, job)
             if start is None:
+                if not victims_known:
+                    view.add_victims(
+                        self._victims(snapshot, now, queues[order[0]] + self.preempt_gap)
+                    )
+                    victims_known = True
                 chosen = view.start_by_preempting(pools, job, _below(queue + self.preempt_gap - 1))
                 if chosen is None:
                     failed[key] = job.devices
@@ -368,6 +382,8 @@ class Las:
         results, about 10 times faster on 10,000 jobs).
         """
         count = len(jobs)
+        if count < VECTOR_ORDER_JOBS:  # numpy's per-call cost outweighs a short loop
+            return self._pass_order_job_by_job(jobs, now)
         attained = np.fromiter((job.attained_device_seconds for job in jobs), np.float64, count)
         devices = np.fromiter((job.devices for job in jobs), np.float64, count)
         submitted = np.fromiter((job.submitted_at for job in jobs), np.float64, count)
@@ -399,24 +415,58 @@ class Las:
         order = np.lexsort((ids, submitted, ranks, late, queues))
         return queues.tolist(), order.tolist()
 
-    def _victims(self, snapshot: ClusterSnapshot, now: float) -> list[tuple[RunningJob, float]]:
-        """``(job, queue)`` of the running jobs that may be preempted now (not protected, not in
-        queue 0), least valuable first: lowest queue (highest number), lowest tier, latest
-        submission, highest id."""
+    def _pass_order_job_by_job(
+        self, jobs: Sequence[PendingJob], now: float
+    ) -> tuple[list[int], list[int]]:
+        """:meth:`pass_order` for a short queue, straight from the scalar rules."""
+        queues = [self.pending_queue(job, now) for job in jobs]
+        late = [self._late(job, queue) for job, queue in zip(jobs, queues, strict=True)]
+        order = sorted(
+            range(len(jobs)),
+            key=lambda i: (
+                queues[i],
+                late[i],
+                jobs[i].tier.rank,
+                jobs[i].submitted_at,
+                jobs[i].job_id,
+            ),
+        )
+        return queues, order
+
+    def _victims(
+        self, snapshot: ClusterSnapshot, now: float, lowest: int = 1
+    ) -> list[tuple[RunningJob, float]]:
+        """``(job, queue)`` of the running jobs that may be preempted now (not protected, in
+        queue ``lowest`` or a lower one; never queue 0), least valuable first: lowest queue
+        (highest number), lowest tier, latest submission, highest id.
+
+        A pass asks only for the queues its best pending job could preempt (its queue plus
+        ``preempt_gap``): no job of the pass could preempt the others, so leaving them out
+        changes no choice, and the victim index is built over fewer jobs.
+        """
+        lowest = max(1, lowest)  # nothing outranks queue 0
         ranked: list[tuple[tuple[int, int, float, int], RunningJob, int]] = []
+        min_run_s, bounds = self.min_run_s, self._bounds
         for job in snapshot.running:
             if not job.preemptible:
                 continue
             # protected_until and running_queue, inlined: they share devices and promotion
-            devices = job.devices
-            promoted = self._promoted_at_start(job, devices)
-            if now < _slack(self._protection_end(job, devices, promoted)):
+            placement = job.placement
+            devices = len(placement[0].device_indices) if len(placement) == 1 else job.devices
+            if job.attained_device_seconds <= 0.0:  # a first attempt: never a promotion
+                until = job.started_at + min_run_s
+                if now < until - _EPS * max(1.0, abs(until)):  # _slack, inlined
+                    continue
+                service = job.attained_device_seconds + devices * max(0.0, now - job.started_at)
+            else:
+                promoted = self._promoted_at_start(job, devices)
+                if now < _slack(self._protection_end(job, devices, promoted)):
+                    continue
+                this_attempt = devices * max(0.0, now - job.started_at)
+                service = this_attempt if promoted else job.attained_device_seconds + this_attempt
+            queue = bisect_right(bounds[job.tier], service)
+            if queue < lowest:
                 continue
-            this_attempt = devices * max(0.0, now - job.started_at)
-            service = this_attempt if promoted else job.attained_device_seconds + this_attempt
-            queue = self.queue_of(service, job.tier)
-            if queue == 0:
-                continue  # nothing outranks queue 0
             ranked.append(((-queue, -job.tier.rank, -job.submitted_at, -job.job_id), job, queue))
         ranked.sort(key=lambda entry: entry[0])
         return [(job, float(queue)) for _, job, queue in ranked]
@@ -444,13 +494,26 @@ class Las:
                     times.append(at)
         last_queue = len(self.thresholds_s)
         for running in snapshot.running:
-            start_service, service = self.running_service(running, now)
-            queue = self.queue_of(service, running.tier)
+            # running_service, queue_of and protected_until inlined, sharing devices and
+            # whether the attempt started promoted (never, for a first attempt)
+            placement = running.placement
+            devices = len(placement[0].device_indices) if len(placement) == 1 else running.devices
+            attained = running.attained_device_seconds
+            promoted = attained > 0.0 and self._promoted_at_start(running, devices)
+            this_attempt = devices * max(0.0, now - running.started_at)
+            start_service, service = (
+                (0.0, this_attempt) if promoted else (attained, attained + this_attempt)
+            )
+            queue = bisect_right(self._bounds[running.tier], service)
             if queue < last_queue and best_pending + self.preempt_gap <= queue + 1:
                 threshold = self.thresholds_s[queue] * self.tier_scale[running.tier]
-                times.append(running.started_at + (threshold - start_service) / running.devices)
+                times.append(running.started_at + (threshold - start_service) / devices)
             if queue >= best_pending + self.preempt_gap:
-                times.append(self.protected_until(running))
+                times.append(
+                    self._protection_end(running, devices, promoted)
+                    if running.preemptible
+                    else float("inf")
+                )
         future = [at for at in times if at > now and at != float("inf")]
         return min(future) if future else None
 
@@ -614,9 +677,12 @@ class PassView:
                 continue
             victim = Victim(job, worth, usable, count, devices)
             by_pool.setdefault(job.pool_id, []).append((victim, count))
-            on_node: dict[str, int] = {}
-            for part in usable:
-                on_node[part.node] = on_node.get(part.node, 0) + len(part.device_indices)
+            if len(usable) == 1:
+                on_node = {usable[0].node: count}
+            else:
+                on_node = {}
+                for part in usable:
+                    on_node[part.node] = on_node.get(part.node, 0) + len(part.device_indices)
             for node, held in on_node.items():
                 by_node.setdefault(node, []).append((victim, held))
                 smallest, total = bounds.get(node, (devices, 0))
