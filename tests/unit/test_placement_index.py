@@ -106,7 +106,8 @@ def test_index_with_reserved_nodes_and_give_backs_matches_a_scan(
 ) -> None:
     """Reserved nodes, borrowing and devices given back (as a preempting policy does, also to
     nodes that were full when the view was built): every placement, multi-node gangs
-    included, and every free count equal those of plain scans, step after step."""
+    included, every free count and the most free devices on one node equal those of plain
+    scans, step after step."""
     nodes = tuple(
         NodeState(
             f"n{i:02d}",
@@ -140,4 +141,8 @@ def test_index_with_reserved_nodes_and_give_backs_matches_a_scan(
         assert view.free(1) == sum(len(free) for free, _ in model.values())
         assert view.free(1, borrowing=False) == sum(
             len(free) for free, reserved in model.values() if not reserved
+        )
+        assert view.most_on_one_node(1) == max(len(free) for free, _ in model.values())
+        assert view.most_on_one_node(1, borrowing=False) == max(
+            (len(free) for free, reserved in model.values() if not reserved), default=0
         )

@@ -80,7 +80,7 @@ the scan O(n) with O(pools) work per job, stopping as soon as no device is free 
 pool's release timeline (O(running jobs) to build) is built only when a job there blocks.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -105,9 +105,6 @@ STARVATION_BOUND_S: Final = 3 * 86_400.0
 
 _Release = tuple[float, int, int]
 """``(time, devices on unreserved nodes, devices on reserved nodes)`` freed at ``time``."""
-
-_Releases = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
-"""Releases as arrays sorted by time: ends, devices on unreserved and on reserved nodes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +157,7 @@ class _Timeline:
 
     snapshot: ClusterSnapshot
     _running: dict[int, list[RunningJob]] | None = None
-    _releases: dict[int, _Releases] = field(default_factory=dict)
+    _releases: dict[int, tuple[list[float], list[RunningJob]]] = field(default_factory=dict)
     _started: dict[int, list[_Release]] = field(default_factory=dict)
     _reserved: dict[int, frozenset[str]] = field(default_factory=dict)
 
@@ -175,27 +172,23 @@ class _Timeline:
     def shadow(self, free: FreeDevices, pool: PoolState, job: PendingJob) -> Shadow | None:
         """``job``'s reservation on ``pool`` given the free view now, or None if it never fits.
 
-        Releases are taken in time order, each at ``max(now, end)``: the shadow time is the
-        first of those moments (or now) by which enough devices are free, and the extra
-        devices count every release up to and including that moment. Worked out on arrays
-        (cumulative sums and binary searches) rather than release by release.
+        Releases are taken in time order (one that is overdue counts as released now) until
+        enough devices are free at some moment, then those at that same moment too: the
+        shadow time is that moment and the extra devices are the ones beyond the need.
         """
         now = self.snapshot.now
         borrowing = job.preemptible
         need = job.devices
         avail = free.free(pool.pool_id, borrowing=borrowing)
-        ends, open_devices, reserved_devices = self._releases_of(pool)
-        released = open_devices + reserved_devices if borrowing else open_devices
-        if avail >= need:
-            time = now
-        else:
-            freed = np.cumsum(released)
-            first = int(np.searchsorted(freed, need - avail, side="left"))
-            if first == len(freed):
-                return None  # never enough, even once every job has ended
-            time = max(now, float(ends[first]))
-        released_by_then = int(released[ends <= time].sum())
-        return Shadow(job.job_id, pool.pool_id, time, avail + released_by_then - need, borrowing)
+        time = now
+        for end, open_devices, reserved_devices in self._releases_in_order(pool):
+            if avail >= need and end > time:
+                break
+            time = max(time, end)
+            avail += open_devices + (reserved_devices if borrowing else 0)
+        if avail < need:
+            return None
+        return Shadow(job.job_id, pool.pool_id, time, avail - need, borrowing)
 
     def lends(self, pool: PoolState) -> bool:
         """True if ``pool`` has reserved nodes (whose devices only preemptible jobs borrow)."""
@@ -206,47 +199,47 @@ class _Timeline:
         reserved = self._reserved_nodes(pool)
         return sum(len(part.device_indices) for part in placement if part.node not in reserved)
 
-    def _releases_of(self, pool: PoolState) -> _Releases:
-        """The running jobs' releases of ``pool`` and this pass's starts there, sorted by end:
-        ``(ends, devices on unreserved nodes, devices on reserved nodes)``."""
-        running = self._running_releases(pool)
-        started = self._started.get(pool.pool_id)
-        if not started:
-            return running
-        ends = np.concatenate((running[0], np.array([r[0] for r in started], np.float64)))
-        open_devices = np.concatenate((running[1], np.array([r[1] for r in started], np.int64)))
-        reserved = np.concatenate((running[2], np.array([r[2] for r in started], np.int64)))
-        order = np.argsort(ends, kind="stable")
-        return ends[order], open_devices[order], reserved[order]
+    def _releases_in_order(self, pool: PoolState) -> Iterator[_Release]:
+        """The running jobs' releases of ``pool`` merged with this pass's starts there, by end.
 
-    def _running_releases(self, pool: PoolState) -> _Releases:
-        releases = self._releases.get(pool.pool_id)
-        if releases is None:
+        Only the ends are worked out for every running job (and sorted in numpy); how many
+        devices a job frees is counted when the walk reaches it, and a shadow walk usually
+        stops after a few releases.
+        """
+        ends, jobs = self._running_by_end(pool)
+        started = sorted(self._started.get(pool.pool_id, ()))
+        reserved = self._reserved_nodes(pool)
+        position = 0
+        for end, job in zip(ends, jobs, strict=True):
+            while position < len(started) and started[position][0] < end:
+                yield started[position]
+                position += 1
+            placement = job.placement
+            if reserved:
+                yield (end, *self._split(pool, placement))
+            elif len(placement) == 1:
+                yield (end, len(placement[0].device_indices), 0)
+            else:
+                yield (end, sum(len(part.device_indices) for part in placement), 0)
+        yield from started[position:]
+
+    def _running_by_end(self, pool: PoolState) -> tuple[list[float], list[RunningJob]]:
+        """The running jobs of ``pool`` by the end of their time limit, and those ends (an
+        overdue job's end is in the past; :meth:`shadow` counts it as now)."""
+        found = self._releases.get(pool.pool_id)
+        if found is None:
             if self._running is None:
                 self._running = {}
                 for job in self.snapshot.running:
                     self._running.setdefault(job.pool_id, []).append(job)
             jobs = self._running.get(pool.pool_id, [])
-            count = len(jobs)
-            # max(now, end) is applied by shadow; sorting on the raw end gives the same order.
             ends = np.fromiter(
-                (job.started_at + job.time_limit_s for job in jobs), np.float64, count
+                (job.started_at + job.time_limit_s for job in jobs), np.float64, len(jobs)
             )
-            if self._reserved_nodes(pool):
-                split = [self._split(pool, job.placement) for job in jobs]
-                open_devices = np.fromiter((s[0] for s in split), np.int64, count)
-                reserved = np.fromiter((s[1] for s in split), np.int64, count)
-            else:
-                open_devices = np.fromiter(
-                    (sum(len(part.device_indices) for part in job.placement) for job in jobs),
-                    np.int64,
-                    count,
-                )
-                reserved = np.zeros(count, np.int64)
             order = np.argsort(ends, kind="stable")
-            releases = (ends[order], open_devices[order], reserved[order])
-            self._releases[pool.pool_id] = releases
-        return releases
+            found = (ends[order].tolist(), [jobs[index] for index in order.tolist()])
+            self._releases[pool.pool_id] = found
+        return found
 
     def _split(self, pool: PoolState, placement: Sequence[NodeSlice]) -> tuple[int, int]:
         reserved = self._reserved_nodes(pool)
@@ -343,13 +336,15 @@ class _Pass:
     def backfill_rest(self, jobs: Sequence[PendingJob]) -> None:
         """Consider ``jobs``, the rest of the queue, once every pool holds a reservation.
 
-        Only backfills are possible now. Bounds taken over all pools (the largest free count;
-        the latest shadow time; the largest number of devices a job ending after it may take)
-        tell at once that a job cannot be backfilled anywhere. They only tighten as jobs start
-        (free and extra devices shrink, shadow times stay), so a job they rule out once stays
-        ruled out: one vectorised test drops those over the initial bounds, and the survivors
-        are checked, in order, against the bounds as they stand, recomputed after each start.
-        Only a job that passes is :meth:`consider` ed, exactly as a job-by-job scan would.
+        Only backfills are possible now. Bounds taken over all pools tell at once that a job
+        cannot be backfilled anywhere: its size cannot be placed on any pool (too few free
+        devices, or, for a job that fits one node, too few on any one node), or it would end
+        after the latest shadow time and is larger than the most extra devices any pool has.
+        They only tighten as jobs start (free and extra devices shrink, shadow times stay), so
+        a job they rule out once stays ruled out: one vectorised test drops those over the
+        initial bounds, and the survivors are checked, in order, against the bounds as they
+        stand, recomputed after each start. Only a job that passes is :meth:`consider` ed;
+        the others would start nowhere, so the starts are exactly a job-by-job scan's.
         """
         count = len(jobs)
         if count == 0:
@@ -358,8 +353,12 @@ class _Pass:
         ends = self.snapshot.now + np.fromiter(
             (job.time_limit_s for job in jobs), np.float64, count
         )
-        max_free, max_shadow, max_extra = self._bounds()
-        hopeless = (devices > max_free) | ((ends > max_shadow) & (devices > max_extra))
+        placeable: dict[int, bool] = {}
+        max_shadow, max_extra = self._bounds()
+        unplaceable = [
+            size for size in np.unique(devices).tolist() if not self._placeable(size, placeable)
+        ]
+        hopeless = np.isin(devices, unplaceable) | ((ends > max_shadow) & (devices > max_extra))
         survivors = np.flatnonzero(~hopeless)
         for index, size, end in zip(
             survivors.tolist(),
@@ -369,17 +368,33 @@ class _Pass:
         ):
             if self.total_free <= 0:
                 break
-            if size > max_free or (end > max_shadow and size > max_extra):
+            if (end > max_shadow and size > max_extra) or not self._placeable(size, placeable):
                 continue
             version = self.version
             self.consider(jobs[index])
             if self.version != version:
-                max_free, max_shadow, max_extra = self._bounds()
+                max_shadow, max_extra = self._bounds()
+                placeable.clear()
 
-    def _bounds(self) -> tuple[int, float, int]:
-        """``(most free devices, latest shadow time, most extra devices)`` over all pools, for
-        :meth:`backfill_rest`: a job larger than the first, or ending after the second and
-        larger than the third, cannot be backfilled anywhere. Every pool holds a reservation."""
+    def _placeable(self, size: int, known: dict[int, bool]) -> bool:
+        """Whether a job of ``size`` devices could be placed on some pool now, by free counts
+        alone (a job that fits a node needs them on one node); ``known`` memoises the answers
+        until the next start. False means :func:`FreeDevices.place` would fail everywhere."""
+        answer = known.get(size)
+        if answer is None:
+            free = self.free
+            answer = known[size] = any(
+                size <= free.most_on_one_node(pool.pool_id)
+                if size <= pool.node_size
+                else size <= free.free(pool.pool_id, borrowing=True)
+                for pool in self.snapshot.pools
+            )
+        return answer
+
+    def _bounds(self) -> tuple[float, int]:
+        """``(latest shadow time, most extra devices)`` over all pools, for
+        :meth:`backfill_rest`: a job ending after the first and larger than the second cannot
+        be backfilled anywhere. Every pool holds a reservation."""
         pools = self.snapshot.pools
         counts = [self.free.free(pool.pool_id, borrowing=True) for pool in pools]
         max_shadow = max(held.shadow.time for held in self.held.values())
@@ -389,7 +404,7 @@ class _Pass:
             else free_count  # a preemptible job may go beyond the extra devices there
             for pool, free_count in zip(pools, counts, strict=True)
         )
-        return max(counts), max_shadow, max_extra
+        return max_shadow, max_extra
 
     def _refresh(self, found: _Candidates) -> None:
         """Recompute ``found``'s quick bounds for the current state of the pass."""

@@ -119,6 +119,15 @@ class FreeDevices:
     def total_free(self) -> int:
         return sum(self._free_count.values())
 
+    def most_on_one_node(self, pool_id: int, *, borrowing: bool = True) -> int:
+        """The most free devices of the pool on any single node (reserved nodes' lendable ones
+        too, if ``borrowing``): a job that fits one node can be placed only if it is no larger."""
+        kinds = (False, True) if borrowing else (False,)
+        for count in range(self.pools[pool_id].node_size, 0, -1):
+            if any(self._first(pool_id, kind, count) is not None for kind in kinds):
+                return count
+        return 0
+
     def node_size(self, pool_id: int) -> int:
         return self.pools[pool_id].node_size
 
