@@ -355,10 +355,12 @@ class _Pass:
         )
         placeable: dict[int, bool] = {}
         max_shadow, max_extra = self._bounds()
-        unplaceable = [
-            size for size in np.unique(devices).tolist() if not self._placeable(size, placeable)
-        ]
-        hopeless = np.isin(devices, unplaceable) | ((ends > max_shadow) & (devices > max_extra))
+        fits = np.zeros(count, np.bool_)  # _placeable, for every job at once
+        for pool in self.snapshot.pools:
+            one_node = self.free.most_on_one_node(pool.pool_id)
+            spread = self.free.free(pool.pool_id, borrowing=True)
+            fits |= np.where(devices <= pool.node_size, devices <= one_node, devices <= spread)
+        hopeless = ~fits | ((ends > max_shadow) & (devices > max_extra))
         survivors = np.flatnonzero(~hopeless)
         for index, size, end in zip(
             survivors.tolist(),
