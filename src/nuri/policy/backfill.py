@@ -82,6 +82,7 @@ pool's release timeline (O(running jobs) to build) is built only when a job ther
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Final
 
 import numpy as np
@@ -564,9 +565,14 @@ def rank_jobs(
     count = len(jobs)
     if count == 0:
         return []
-    submitted = np.fromiter((job.submitted_at for job in jobs), np.float64, count)
-    ids = np.fromiter((job.job_id for job in jobs), np.int64, count)
-    bound = np.fromiter((bound_s[job.tier] for job in jobs), np.float64, count)
+    submitted = np.fromiter(map(_submitted_at, jobs), np.float64, count)
+    ids = np.fromiter(map(_job_id, jobs), np.int64, count)
+    bounds = set(bound_s.values())
+    bound: float | npt.NDArray[np.float64] = (
+        bounds.pop()  # the same for every tier: no per-job lookup
+        if len(bounds) == 1 and len(bound_s) == len(Tier)
+        else np.fromiter(map(bound_s.__getitem__, map(_tier, jobs)), np.float64, count)
+    )
     deadline = submitted + bound
     starved = now >= deadline
     rank = -np.asarray(score, dtype=np.float64)
@@ -578,7 +584,12 @@ def rank_jobs(
             ~starved,
         )
     )
-    return [jobs[index] for index in order.tolist()]
+    return list(map(jobs.__getitem__, order.tolist()))
+
+
+_submitted_at = attrgetter("submitted_at")
+_job_id = attrgetter("job_id")
+_tier = attrgetter("tier")
 
 
 def uniform_bound(bound_s: float) -> dict[Tier, float]:

@@ -100,7 +100,9 @@ binds on the Alibaba openb and Gavel Philly traces (3,000-job prefixes and full 
 schedules are identical with and without it. ``None`` removes it.
 
 Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running jobs (the order
-vectorised in numpy), plus placement of the jobs that start and, per job that preempts, a
+vectorised in numpy from :data:`VECTOR_ORDER_JOBS` jobs; the running jobs ranked as victims
+only once a job cannot start on free devices, and only those in queues the best pending job
+could preempt), plus placement of the jobs that start and, per job that preempts, a
 victim search: on a pool of at least :data:`VECTOR_SEARCH_NODES` nodes, nodes in order of a
 lower bound on what preempting there costs, stopping at the first bound above the best found
 (usually after a node or two). Once nothing is free and nobody can be preempted the pass stops,
