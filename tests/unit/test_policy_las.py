@@ -5,13 +5,18 @@ Every case is a literal snapshot a few lines long. The policy under test has thr
 lower queue, unless a test says otherwise; decisions always go through :func:`nuri.policy.cycle.plan`, which checks them.
 """
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import nuri.policy.las as las_module
 from nuri.domain.commons import Tier
 from nuri.policy.cycle import plan
-from nuri.policy.las import Las
+from nuri.policy.las import Las, PassView, Victim
+from nuri.policy.placement import candidate_pools
 from nuri.policy.registry import POLICIES, PolicyContext, policy_named
 from nuri.policy.snapshot import (
     ClusterSnapshot,
@@ -24,6 +29,7 @@ from nuri.policy.snapshot import (
     RunningJob,
     Start,
 )
+from tests.unit.test_policy_invariants import snapshots
 
 HOUR = 3600.0
 
@@ -474,3 +480,201 @@ def test_promoted_jobs_rank_after_fresh_ones_in_queue_0() -> None:
     assert las().pending_queue(hungry, 8 * HOUR) == 0
     assert started(decide(las(), snapshot)) == [2]
     assert started(decide(las(promoted_last=False), snapshot)) == [1]
+
+
+def two_device_victims(count: int) -> tuple[tuple[PoolState, ...], tuple[RunningJob, ...]]:
+    """``count`` full two-device nodes, each running a job deep in the lowest queue."""
+    nodes = tuple(node(f"n{i}", devices=2, busy=(0, 1)) for i in range(count))
+    run = tuple(
+        running(100 + i, f"n{i}", (0, 1), started=0.0, attained=10 * HOUR) for i in range(count)
+    )
+    return (pool(1, *nodes),), run
+
+
+def test_preemption_budget_stops_preempting_but_not_starting_on_free_devices() -> None:
+    """With max_preemptions=1, the first queue-0 job preempts one two-device job and takes
+    one of its devices; the budget is then spent, so the second job starts on the device left
+    free and the third, which could only start by preempting, waits. Without a budget the
+    third preempts another job."""
+    pools, run = two_device_victims(3)
+    waiting = (pending(1, submitted=1.0), pending(2, submitted=2.0), pending(3, submitted=3.0))
+    snapshot = snap(20 * HOUR, pools, waiting, run)
+    budgeted = decide(las(max_preemptions=1), snapshot)
+    assert len(preempted(budgeted)) == 1 and started(budgeted) == [1, 2]
+    unbounded = decide(las(max_preemptions=None), snapshot)
+    assert len(preempted(unbounded)) == 2 and started(unbounded) == [1, 2, 3]
+
+
+def test_preemption_budget_may_be_overshot_by_one_job_only() -> None:
+    """A job that starts by preempting takes all the victims it needs even past the budget
+    (all-or-nothing), but no job after it preempts: a four-device job needs two two-device
+    victims under a budget of one."""
+    pools, run = two_device_victims(4)
+    big = pending(1, 4, submitted=1.0)
+    snapshot = snap(20 * HOUR, pools, (big, pending(2, submitted=2.0)), run)
+    decisions = decide(las(max_preemptions=1), snapshot)
+    assert len(preempted(decisions)) == 2 and started(decisions) == [1]
+
+
+def test_default_budget_is_registered_and_validated() -> None:
+    """The registered policy preempts at most 32 jobs per decision (plus one job's overshoot);
+    a budget below one is refused."""
+    assert Las(PolicyContext()).max_preemptions == las_module.DEFAULT_MAX_PREEMPTIONS == 32
+    with pytest.raises(ValueError, match="max_preemptions"):
+        Las(PolicyContext(), max_preemptions=0)
+
+
+def below_queue(queue: int) -> Callable[[Victim], bool]:
+    """Whether a victim is in a lower queue (larger number) than ``queue``."""
+    return lambda victim: victim.worth > queue
+
+
+def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
+    """LAS as its docstring states the rules, job by job: the order by sorting on
+    pending_queue and _late, every pool's nodes scanned for victims in a loop, no early stop,
+    and after the budget is spent every remaining job tried on free devices. (Like decide, a
+    job no larger than one with the same options and queue that could neither start nor
+    preempt is passed over while preempting is still allowed.)"""
+    now = snapshot.now
+    view = PassView(snapshot)
+    view.vector_nodes = 10**9
+    view.add_victims(policy._victims(snapshot, now))
+    queue_of = {job.job_id: policy.pending_queue(job, now) for job in snapshot.pending}
+    ordered = sorted(
+        snapshot.pending,
+        key=lambda job: (
+            queue_of[job.job_id],
+            policy._late(job, queue_of[job.job_id]),
+            job.tier.rank,
+            job.submitted_at,
+            job.job_id,
+        ),
+    )
+    decisions: list[Decision] = []
+    failed: dict[object, int] = {}
+    stopped_count = 0
+    for job in ordered:
+        queue = queue_of[job.job_id]
+        pools = candidate_pools(snapshot.pools, job)
+        may_preempt = policy.max_preemptions is None or stopped_count < policy.max_preemptions
+        key = (
+            tuple(p.pool_id for p in pools),
+            tuple(job.devices > p.node_size for p in pools),
+            job.preemptible,
+            queue,
+        )
+        if may_preempt and job.devices >= failed.get(key, job.devices + 1):
+            continue
+        start = view.start_on_free(pools, job)
+        if start is None and may_preempt:
+            chosen = view.start_by_preempting(
+                pools, job, below_queue(queue + policy.preempt_gap - 1)
+            )
+            if chosen is None:
+                failed[key] = job.devices
+                continue
+            start, stopped = chosen
+            decisions.extend(Preempt(victim.job_id) for victim in stopped)
+            stopped_count += len(stopped)
+        if start is not None:
+            decisions.append(start)
+    return decisions
+
+
+@pytest.mark.parametrize("vector_nodes", [1, 10**9], ids=["numpy-paths", "loop-paths"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"max_preemptions": 1},
+        {"max_preemptions": None, "preempt_gap": 1},
+        {"starve_limit": None, "max_wait_s": 3 * HOUR, "promoted_last": False},
+    ],
+    ids=["defaults", "budget-1", "no-budget-gap-1", "max-wait"],
+)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshot=snapshots())
+def test_decide_matches_the_rules_applied_job_by_job(
+    vector_nodes: int, options: dict[str, object], snapshot: ClusterSnapshot
+) -> None:
+    """Random snapshots: decide's shortcuts (order and victim search through numpy or pruned
+    loops, victims worked out only when needed, early stop, skipping jobs too large for the
+    free devices once the budget is spent) give exactly the decisions of the plain rules."""
+    policy = Las(PolicyContext(restart_cost_s=60.0), **options)  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(las_module, "VECTOR_SEARCH_NODES", vector_nodes)
+        patch.setattr(las_module, "VECTOR_ORDER_JOBS", 0 if vector_nodes == 1 else 10**9)
+        assert list(policy.decide(snapshot)) == reference_decide(policy, snapshot)
+
+
+@pytest.mark.parametrize("vector_jobs", [0, 10**9], ids=["numpy", "job-by-job"])
+@settings(max_examples=200, deadline=None)
+@given(
+    snapshot=snapshots(),
+    options=st.sampled_from(
+        [{}, {"starve_limit": None, "max_wait_s": 2 * HOUR}, {"promoted_last": False}]
+    ),
+    now_shift=st.floats(0.0, 30 * 86_400.0),
+)
+def test_pass_order_equals_sorting_on_the_scalar_rules(
+    vector_jobs: int, snapshot: ClusterSnapshot, options: dict[str, object], now_shift: float
+) -> None:
+    """pass_order's queues and order, vectorised or job by job, are exactly pending_queue's
+    queues and the sort by (queue, promoted last, tier, submission, id), at any time."""
+    policy = Las(PolicyContext(), **options)  # type: ignore[arg-type]
+    now = snapshot.now + now_shift
+    jobs = snapshot.pending
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(las_module, "VECTOR_ORDER_JOBS", vector_jobs)
+        queues, order = policy.pass_order(jobs, now)
+    assert queues == [policy.pending_queue(job, now) for job in jobs]
+    expected = sorted(
+        range(len(jobs)),
+        key=lambda i: (
+            queues[i],
+            policy._late(jobs[i], queues[i]),
+            jobs[i].tier.rank,
+            jobs[i].submitted_at,
+            jobs[i].job_id,
+        ),
+    )
+    assert order == expected
+
+
+def reference_wake_at(policy: Las, snapshot: ClusterSnapshot) -> float | None:
+    """wake_at as its docstring states it, through the public per-job methods."""
+    if not snapshot.pending:
+        return None
+    now = snapshot.now
+    times: list[float] = []
+    best_pending = min(policy.pending_queue(job, now) for job in snapshot.pending)
+    for job in snapshot.pending:
+        if policy.pending_queue(job, now) > 0:
+            at = policy._promotion_time(job)
+            if at is not None:
+                times.append(at)
+    for run in snapshot.running:
+        start_service, service = policy.running_service(run, now)
+        queue = policy.queue_of(service, run.tier)
+        if queue < len(policy.thresholds_s) and best_pending + policy.preempt_gap <= queue + 1:
+            threshold = policy.thresholds_s[queue] * policy.tier_scale[run.tier]
+            times.append(run.started_at + (threshold - start_service) / run.devices)
+        if queue >= best_pending + policy.preempt_gap:
+            times.append(policy.protected_until(run))
+    future = [at for at in times if at > now and at != float("inf")]
+    return min(future) if future else None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    snapshot=snapshots(),
+    options=st.sampled_from([{}, {"preempt_gap": 1}, {"starve_limit": None, "max_wait_s": HOUR}]),
+    now_shift=st.floats(0.0, 5 * 86_400.0),
+)
+def test_wake_at_equals_the_rules_through_the_per_job_methods(
+    snapshot: ClusterSnapshot, options: dict[str, object], now_shift: float
+) -> None:
+    """wake_at, with its per-job work inlined, answers as the per-job methods say it should."""
+    policy = Las(PolicyContext(restart_cost_s=60.0), **options)  # type: ignore[arg-type]
+    later = replace(snapshot, now=snapshot.now + now_shift)
+    assert policy.wake_at(later) == reference_wake_at(policy, later)

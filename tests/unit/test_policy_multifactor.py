@@ -147,6 +147,42 @@ def test_vectorised_priorities_equal_the_factors_exactly() -> None:
     assert expected[4].fairshare == 0.0  # a project absent from the groups has no share
 
 
+@pytest.mark.parametrize(
+    ("pool_id", "accelerator"),
+    [(1, None), (None, None), (None, "A100")],
+    ids=["one-pool", "any-pool", "one-class"],
+)
+def test_vectorised_priorities_with_one_key_for_the_queue(
+    pool_id: int | None, accelerator: str | None
+) -> None:
+    """A queue whose jobs all name the same pool or class takes a shortcut for the node size;
+    its priorities still equal each job's PriorityFactors.priority."""
+    snap = snapshot(
+        (pool(1, node("a"), node("b")), pool(2, node("c", devices=4), accelerator="A100")),
+        tuple(
+            pending(
+                job_id,
+                pool_id,
+                devices,
+                -job_id * 3600.0,
+                project_id=job_id % 3 + 1,
+                accelerator=accelerator,
+                tier=tier,
+            )
+            for job_id, devices, tier in (
+                (1, 1, Tier.GENERAL),
+                (2, 3, Tier.STRATEGIC),
+                (3, 4, Tier.HUB_MEMBER),
+                (4, 2, Tier.GENERAL),
+            )
+        ),
+        now=2 * DAY,
+        groups=groups((0.5, 10.0), (0.3, 30.0)),
+    )
+    expected = SlurmMultifactor().factors(snap)
+    assert priorities(snap).tolist() == [expected[job.job_id].priority for job in snap.pending]
+
+
 # --- order -------------------------------------------------------------------------------------
 
 

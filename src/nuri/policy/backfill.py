@@ -80,9 +80,9 @@ the scan O(n) with O(pools) work per job, stopping as soon as no device is free 
 pool's release timeline (O(running jobs) to build) is built only when a job there blocks.
 """
 
-import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Final
 
 import numpy as np
@@ -158,23 +158,31 @@ class _Timeline:
 
     snapshot: ClusterSnapshot
     _running: dict[int, list[RunningJob]] | None = None
-    _releases: dict[int, list[_Release]] = field(default_factory=dict)
-    _started: dict[int, list[tuple[float, tuple[NodeSlice, ...]]]] = field(default_factory=dict)
+    _releases: dict[int, tuple[list[float], list[RunningJob]]] = field(default_factory=dict)
+    _started: dict[int, list[_Release]] = field(default_factory=dict)
     _reserved: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def add(self, start: Start, job: PendingJob) -> None:
         """Record a start of this pass: it holds its devices until ``now + time_limit_s``."""
         end = self.snapshot.now + job.time_limit_s
-        self._started.setdefault(start.pool_id, []).append((end, start.placement))
+        pool = next(p for p in self.snapshot.pools if p.pool_id == start.pool_id)
+        self._started.setdefault(start.pool_id, []).append(
+            (end, *self._split(pool, start.placement))
+        )
 
     def shadow(self, free: FreeDevices, pool: PoolState, job: PendingJob) -> Shadow | None:
-        """``job``'s reservation on ``pool`` given the free view now, or None if it never fits."""
+        """``job``'s reservation on ``pool`` given the free view now, or None if it never fits.
+
+        Releases are taken in time order (one that is overdue counts as released now) until
+        enough devices are free at some moment, then those at that same moment too: the
+        shadow time is that moment and the extra devices are the ones beyond the need.
+        """
         now = self.snapshot.now
         borrowing = job.preemptible
         need = job.devices
         avail = free.free(pool.pool_id, borrowing=borrowing)
         time = now
-        for end, open_devices, reserved_devices in self._merged(pool):
+        for end, open_devices, reserved_devices in self._releases_in_order(pool):
             if avail >= need and end > time:
                 break
             time = max(time, end)
@@ -192,35 +200,47 @@ class _Timeline:
         reserved = self._reserved_nodes(pool)
         return sum(len(part.device_indices) for part in placement if part.node not in reserved)
 
-    def _merged(self, pool: PoolState) -> Iterator[_Release]:
-        started = sorted(
-            (end, *self._split(pool, placement))
-            for end, placement in self._started.get(pool.pool_id, ())
-        )
-        return heapq.merge(self._running_releases(pool), started)
+    def _releases_in_order(self, pool: PoolState) -> Iterator[_Release]:
+        """The running jobs' releases of ``pool`` merged with this pass's starts there, by end.
 
-    def _running_releases(self, pool: PoolState) -> list[_Release]:
-        releases = self._releases.get(pool.pool_id)
-        if releases is None:
+        Only the ends are worked out for every running job (and sorted in numpy); how many
+        devices a job frees is counted when the walk reaches it, and a shadow walk usually
+        stops after a few releases.
+        """
+        ends, jobs = self._running_by_end(pool)
+        started = sorted(self._started.get(pool.pool_id, ()))
+        reserved = self._reserved_nodes(pool)
+        position = 0
+        for end, job in zip(ends, jobs, strict=True):
+            while position < len(started) and started[position][0] < end:
+                yield started[position]
+                position += 1
+            placement = job.placement
+            if reserved:
+                yield (end, *self._split(pool, placement))
+            elif len(placement) == 1:
+                yield (end, len(placement[0].device_indices), 0)
+            else:
+                yield (end, sum(len(part.device_indices) for part in placement), 0)
+        yield from started[position:]
+
+    def _running_by_end(self, pool: PoolState) -> tuple[list[float], list[RunningJob]]:
+        """The running jobs of ``pool`` by the end of their time limit, and those ends (an
+        overdue job's end is in the past; :meth:`shadow` counts it as now)."""
+        found = self._releases.get(pool.pool_id)
+        if found is None:
             if self._running is None:
                 self._running = {}
                 for job in self.snapshot.running:
                     self._running.setdefault(job.pool_id, []).append(job)
-            now = self.snapshot.now
-            reserved = self._reserved_nodes(pool)
-            releases = []
-            for job in self._running.get(pool.pool_id, ()):
-                end = max(now, job.started_at + job.time_limit_s)
-                parts = job.placement
-                if reserved:
-                    releases.append((end, *self._split(pool, parts)))
-                elif len(parts) == 1:
-                    releases.append((end, len(parts[0].device_indices), 0))
-                else:
-                    releases.append((end, sum(len(part.device_indices) for part in parts), 0))
-            releases.sort()
-            self._releases[pool.pool_id] = releases
-        return releases
+            jobs = self._running.get(pool.pool_id, [])
+            ends = np.fromiter(
+                (job.started_at + job.time_limit_s for job in jobs), np.float64, len(jobs)
+            )
+            order = np.argsort(ends, kind="stable")
+            found = (ends[order].tolist(), [jobs[index] for index in order.tolist()])
+            self._releases[pool.pool_id] = found
+        return found
 
     def _split(self, pool: PoolState, placement: Sequence[NodeSlice]) -> tuple[int, int]:
         reserved = self._reserved_nodes(pool)
@@ -317,11 +337,15 @@ class _Pass:
     def backfill_rest(self, jobs: Sequence[PendingJob]) -> None:
         """Consider ``jobs``, the rest of the queue, once every pool holds a reservation.
 
-        Only backfills are possible now. A vectorised test over the remaining jobs, with the
-        bounds of :class:`_Candidates` taken over all pools, finds the next job that might still
-        be backfilled; the others are skipped without a look. The test is redone only after a
-        start (bounds only tighten: free and extra devices shrink, shadow times stay), so its
-        cost is O(queue) per backfilled job, in numpy.
+        Only backfills are possible now. Bounds taken over all pools tell at once that a job
+        cannot be backfilled anywhere: its size cannot be placed on any pool (too few free
+        devices, or, for a job that fits one node, too few on any one node), or it would end
+        after the latest shadow time and is larger than the most extra devices any pool has.
+        They only tighten as jobs start (free and extra devices shrink, shadow times stay), so
+        a job they rule out once stays ruled out: one vectorised test drops those over the
+        initial bounds, and the survivors are checked, in order, against the bounds as they
+        stand, recomputed after each start. Only a job that passes is :meth:`consider` ed;
+        the others would start nowhere, so the starts are exactly a job-by-job scan's.
         """
         count = len(jobs)
         if count == 0:
@@ -330,29 +354,60 @@ class _Pass:
         ends = self.snapshot.now + np.fromiter(
             (job.time_limit_s for job in jobs), np.float64, count
         )
-        pools = self.snapshot.pools
-        position = 0
-        while position < count and self.total_free > 0:
-            counts = [self.free.free(pool.pool_id, borrowing=True) for pool in pools]
-            max_shadow = max(held.shadow.time for held in self.held.values())
-            max_extra = max(
-                self.held[pool.pool_id].extra
-                if self.held[pool.pool_id].shadow.borrowing or not self.timeline.lends(pool)
-                else free_count  # a preemptible job may go beyond the extra devices there
-                for pool, free_count in zip(pools, counts, strict=True)
-            )
-            window = slice(position, count)
-            hopeless = (devices[window] > max(counts)) | (
-                (ends[window] > max_shadow) & (devices[window] > max_extra)
-            )
-            hits = np.flatnonzero(~hopeless).tolist()
-            position = count
+        placeable: dict[int, bool] = {}
+        max_shadow, max_extra = self._bounds()
+        fits = np.zeros(count, np.bool_)  # _placeable, for every job at once
+        for pool in self.snapshot.pools:
+            one_node = self.free.most_on_one_node(pool.pool_id)
+            spread = self.free.free(pool.pool_id, borrowing=True)
+            fits |= np.where(devices <= pool.node_size, devices <= one_node, devices <= spread)
+        hopeless = ~fits | ((ends > max_shadow) & (devices > max_extra))
+        survivors = np.flatnonzero(~hopeless)
+        for index, size, end in zip(
+            survivors.tolist(),
+            devices[survivors].tolist(),
+            ends[survivors].tolist(),
+            strict=True,
+        ):
+            if self.total_free <= 0:
+                break
+            if (end > max_shadow and size > max_extra) or not self._placeable(size, placeable):
+                continue
             version = self.version
-            for offset in hits:
-                self.consider(jobs[window.start + offset])
-                if self.version != version:
-                    position = window.start + offset + 1
-                    break
+            self.consider(jobs[index])
+            if self.version != version:
+                max_shadow, max_extra = self._bounds()
+                placeable.clear()
+
+    def _placeable(self, size: int, known: dict[int, bool]) -> bool:
+        """Whether a job of ``size`` devices could be placed on some pool now, by free counts
+        alone (a job that fits a node needs them on one node); ``known`` memoises the answers
+        until the next start. False means :func:`FreeDevices.place` would fail everywhere."""
+        answer = known.get(size)
+        if answer is None:
+            free = self.free
+            answer = known[size] = any(
+                size <= free.most_on_one_node(pool.pool_id)
+                if size <= pool.node_size
+                else size <= free.free(pool.pool_id, borrowing=True)
+                for pool in self.snapshot.pools
+            )
+        return answer
+
+    def _bounds(self) -> tuple[float, int]:
+        """``(latest shadow time, most extra devices)`` over all pools, for
+        :meth:`backfill_rest`: a job ending after the first and larger than the second cannot
+        be backfilled anywhere. Every pool holds a reservation."""
+        pools = self.snapshot.pools
+        counts = [self.free.free(pool.pool_id, borrowing=True) for pool in pools]
+        max_shadow = max(held.shadow.time for held in self.held.values())
+        max_extra = max(
+            self.held[pool.pool_id].extra
+            if self.held[pool.pool_id].shadow.borrowing or not self.timeline.lends(pool)
+            else free_count  # a preemptible job may go beyond the extra devices there
+            for pool, free_count in zip(pools, counts, strict=True)
+        )
+        return max_shadow, max_extra
 
     def _refresh(self, found: _Candidates) -> None:
         """Recompute ``found``'s quick bounds for the current state of the pass."""
@@ -510,9 +565,14 @@ def rank_jobs(
     count = len(jobs)
     if count == 0:
         return []
-    submitted = np.fromiter((job.submitted_at for job in jobs), np.float64, count)
-    ids = np.fromiter((job.job_id for job in jobs), np.int64, count)
-    bound = np.fromiter((bound_s[job.tier] for job in jobs), np.float64, count)
+    submitted = np.fromiter(map(_submitted_at, jobs), np.float64, count)
+    ids = np.fromiter(map(_job_id, jobs), np.int64, count)
+    bounds = set(bound_s.values())
+    bound: float | npt.NDArray[np.float64] = (
+        bounds.pop()  # the same for every tier: no per-job lookup
+        if len(bounds) == 1 and len(bound_s) == len(Tier)
+        else np.fromiter(map(bound_s.__getitem__, map(_tier, jobs)), np.float64, count)
+    )
     deadline = submitted + bound
     starved = now >= deadline
     rank = -np.asarray(score, dtype=np.float64)
@@ -524,7 +584,12 @@ def rank_jobs(
             ~starved,
         )
     )
-    return [jobs[index] for index in order.tolist()]
+    return list(map(jobs.__getitem__, order.tolist()))
+
+
+_submitted_at = attrgetter("submitted_at")
+_job_id = attrgetter("job_id")
+_tier = attrgetter("tier")
 
 
 def uniform_bound(bound_s: float) -> dict[Tier, float]:

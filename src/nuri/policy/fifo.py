@@ -6,7 +6,8 @@ job at the head of the queue cannot start anywhere it may run, nothing behind it
 for those pools starts either (no backfill), so no job is overtaken and none waits forever.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from operator import attrgetter
 
 from nuri.policy.placement import FreeDevices, candidate_pools
 from nuri.policy.registry import PolicyContext
@@ -28,9 +29,12 @@ class Fifo:
             return []
         decisions: list[Decision] = []
         blocked: set[int] = set()
-        # pending is already in submission order; a stable sort on the tier alone keeps it.
-        for job in sorted(snapshot.pending, key=tier_rank):
-            pools = candidate_pools(snapshot.pools, job)
+        options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]] = {}
+        for job in in_tier_order(snapshot.pending):
+            where = (job.pool_id, job.accelerator, job.allowed_pool_ids)
+            pools = options.get(where)
+            if pools is None:
+                pools = options[where] = candidate_pools(snapshot.pools, job)
             if any(pool.pool_id in blocked for pool in pools):
                 blocked.update(pool.pool_id for pool in pools)
                 continue
@@ -49,6 +53,22 @@ class Fifo:
 
 def tier_rank(job: PendingJob) -> int:
     return job.tier.rank
+
+
+def in_tier_order(pending: Sequence[PendingJob]) -> Iterator[PendingJob]:
+    """``pending`` (in submission order) by tier, keeping submission order within a tier: what
+    a stable sort on :func:`tier_rank` gives, produced lazily.
+
+    A pass usually stops after a few jobs (once every pool waits on its head job), so the queue
+    is not sorted up front: the tiers present are collected at C speed, and each is then read
+    off in order as far as the caller goes (the whole queue as it is, with one tier only).
+    """
+    tiers = sorted(set(map(attrgetter("tier"), pending)), key=attrgetter("rank"))
+    if len(tiers) == 1:
+        yield from pending
+        return
+    for tier in tiers:
+        yield from (job for job in pending if job.tier is tier)
 
 
 def arrival_order(job: PendingJob) -> tuple[int, float, int]:

@@ -27,7 +27,8 @@ pending jobs in that order and
    (``FreeDevices.give_back``) until the job fits -- on one node if the job fits one node,
    since such a job never spans nodes; the choice preempting the fewest jobs (then devices)
    over all candidate pools and nodes wins. If even every eligible victim would not let the
-   job start, nothing is preempted (:class:`PassView`);
+   job start, nothing is preempted (:class:`PassView`). Only while the pass's preemption
+   budget lasts (below);
 3. otherwise skips it (later, smaller jobs may use the free devices, as in Tiresias).
 
 A job is demoted when its attained service crosses a threshold; :meth:`Las.wake_at` tells the
@@ -79,14 +80,42 @@ gave 1.8x the mean JCT; ``starve_limit`` 8 with promoted jobs first in queue 0 m
 jobs block new ones (median JCT x13); protecting a restart for a fraction of its past run
 blocked short jobs; ``preempt_gap = 1`` cost 2.3 preemptions per job.
 
-Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running jobs, plus
-placement of the jobs that start; once nothing is free and nobody can be preempted the pass
-stops, and a job no larger than one that could not start is skipped in O(1).
+Preemption budget
+-----------------
+A pass starts jobs by preempting only while fewer than ``max_preemptions`` (32) jobs have been
+preempted in it; the job that reaches the budget still takes every victim it needs (gangs are
+all-or-nothing), so a pass preempts at most 32 jobs plus one job's victims. The rest of the
+queue may then start on free devices only, and the next pass goes on from there: the simulator
+repeats a pass at once after preemptions (``MAX_REPASSES`` times per instant), the live engine on
+its next cycle. Preempting thousands of jobs at once is a restart storm -- every victim pays its
+restart cost together and checkpoint storage takes the burst -- so production schedulers pace
+preemption per round: YARN's capacity scheduler reclaims at most
+``yarn.resourcemanager.monitor.capacity.preemption.total_preemption_per_round`` (10 % of the
+cluster by default) per round, "to restrict the pace at which containers are reclaimed"
+(Apache Hadoop, *Capacity Scheduler*, preemption properties). nuri counts jobs, not devices,
+because a preemption costs its victim a restart whatever its size, and because the count bounds
+the work of one decision: on a 10,000-device snapshot whose 2,125 running jobs all sit far below
+10,000 new queue-0 jobs, the unbounded pass preempted all 2,125 and took 1-2 s. The budget never
+binds on the Alibaba openb and Gavel Philly traces (3,000-job prefixes and full traces): their
+schedules are identical with and without it. ``None`` removes it.
+
+Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running jobs (the order
+vectorised in numpy from :data:`VECTOR_ORDER_JOBS` jobs; the running jobs ranked as victims
+only once a job cannot start on free devices, and only those in queues the best pending job
+could preempt), plus placement of the jobs that start and, per job that preempts, a
+victim search: on a pool of at least :data:`VECTOR_SEARCH_NODES` nodes, nodes in order of a
+lower bound on what preempting there costs, stopping at the first bound above the best found
+(usually after a node or two). Once nothing is free and nobody can be preempted the pass stops,
+and a job no larger than one that could not start is skipped in O(1); once the budget is spent,
+jobs larger than any pool's free devices are skipped in one vectorised step.
 """
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from nuri.domain.commons import Tier
 from nuri.policy.placement import FreeDevices, candidate_pools
@@ -111,6 +140,16 @@ DEFAULT_STARVE_LIMIT = 32.0
 DEFAULT_PREEMPT_GAP = 2
 """A job may preempt only jobs at least this many queues below its own."""
 
+VECTOR_ORDER_JOBS = 64
+"""Queues at least this long are ordered with numpy; shorter ones job by job (same order)."""
+
+VECTOR_SEARCH_NODES = 64
+"""Pools with at least this many unreserved nodes are searched for victims through arrays."""
+
+DEFAULT_MAX_PREEMPTIONS = 32
+"""Per decision, jobs start by preempting only while fewer than this many were preempted
+(see *Preemption budget* in the module docstring)."""
+
 DEFAULT_PROMOTED_RUN_FACTOR = 2.0
 """A promoted job is protected until its run time reaches this many times wait / starve_limit."""
 
@@ -129,6 +168,12 @@ def _slack(bound: float) -> float:
     """``bound`` less float rounding slack: ``x >= _slack(b)`` is "x reached b" for times and
     device-seconds, so that a wake-up computed for a crossing does see it."""
     return bound - _EPS * max(1.0, abs(bound))
+
+
+def _slack_array(bounds: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """:func:`_slack` of every element, with the same floating-point operations."""
+    result: npt.NDArray[np.float64] = bounds - _EPS * np.maximum(1.0, np.abs(bounds))
+    return result
 
 
 class Las:
@@ -153,6 +198,7 @@ class Las:
         promoted_run_factor: float = DEFAULT_PROMOTED_RUN_FACTOR,
         preempt_gap: int = DEFAULT_PREEMPT_GAP,
         promoted_last: bool = True,
+        max_preemptions: int | None = DEFAULT_MAX_PREEMPTIONS,
         tier_scale: Mapping[Tier, float] = DEFAULT_TIER_SCALE,
     ) -> None:
         restart_cost_s = (context or PolicyContext()).restart_cost_s
@@ -175,6 +221,9 @@ class Las:
             raise ValueError("preempt_gap must be at least 1")
         self.preempt_gap = preempt_gap
         self.promoted_last = promoted_last
+        if max_preemptions is not None and max_preemptions < 1:
+            raise ValueError("max_preemptions must be at least 1 (or None for no budget)")
+        self.max_preemptions = max_preemptions
         self.tier_scale: dict[Tier, float] = {tier: tier_scale.get(tier, 1.0) for tier in Tier}
         # Per tier, the scaled thresholds less float slack: queue = how many of them are <= x.
         self._bounds: dict[Tier, tuple[float, ...]] = {
@@ -250,8 +299,13 @@ class Las:
         if not job.preemptible:
             return float("inf")
         devices = job.devices
+        return self._protection_end(job, devices, self._promoted_at_start(job, devices))
+
+    def _protection_end(self, job: RunningJob, devices: int, promoted: bool) -> float:
+        """:meth:`protected_until` of a preemptible job of ``devices`` devices, given whether
+        its attempt started promoted (callers that need that too work it out once)."""
         until = job.started_at + self.min_run_s
-        if self.starve_limit is not None and self._promoted_at_start(job, devices):
+        if self.starve_limit is not None and promoted:
             executed = job.attained_device_seconds / devices
             waited = job.started_at - job.submitted_at - executed
             earned = self.promoted_run_factor * waited / self.starve_limit - executed
@@ -266,23 +320,34 @@ class Las:
             return []
         now = snapshot.now
         view = PassView(snapshot)
-        view.add_victims(self._victims(snapshot, now))
-        ordered = sorted(
-            (
-                (queue, self._late(job, queue), job.tier.rank, job.submitted_at, job.job_id, job)
-                for job in snapshot.pending
-                for queue in (self.pending_queue(job, now),)
-            ),
-            key=lambda entry: entry[:5],
-        )
+        victims_known = False  # worked out when first needed: many passes never preempt
+        jobs = snapshot.pending
+        queues, order = self.pass_order(jobs, now)
         decisions: list[Decision] = []
         failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool, int], int] = {}
-        for queue, _, _, _, _, job in ordered:
-            if view.free.total_free() == 0 and not any(
-                victim.worth >= queue + self.preempt_gap for victim in view.first_victims()
-            ):
-                break  # nothing is free and nobody below this queue may be preempted
-            pools = candidate_pools(snapshot.pools, job)
+        options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]] = {}
+        budget = self.max_preemptions
+        preemptions = 0
+        for position, index in enumerate(order):
+            if budget is not None and preemptions >= budget:
+                rest = order[position:]
+                decisions.extend(_start_rest_on_free(view, snapshot, jobs, rest, options))
+                break  # the preemption budget is spent: the rest may only use free devices
+            job, queue = jobs[index], queues[index]
+            if view.free.total_free() == 0:
+                if not victims_known:
+                    view.add_victims(
+                        self._victims(snapshot, now, queues[order[0]] + self.preempt_gap)
+                    )
+                    victims_known = True
+                if not any(
+                    victim.worth >= queue + self.preempt_gap for victim in view.first_victims()
+                ):
+                    break  # nothing is free and nobody below this queue may be preempted
+            where = (job.pool_id, job.accelerator, job.allowed_pool_ids)
+            pools = options.get(where)
+            if pools is None:
+                pools = options[where] = candidate_pools(snapshot.pools, job)
             # Whether a job of this size and these options can start is monotone in its size,
             # given whether it must fit one node in each pool; free devices only shrink.
             key = (
@@ -295,26 +360,115 @@ class Las:
                 continue  # a job no larger, with the same options, could not start
             start = view.start_on_free(pools, job)
             if start is None:
+                if not victims_known:
+                    view.add_victims(
+                        self._victims(snapshot, now, queues[order[0]] + self.preempt_gap)
+                    )
+                    victims_known = True
                 chosen = view.start_by_preempting(pools, job, _below(queue + self.preempt_gap - 1))
                 if chosen is None:
                     failed[key] = job.devices
                     continue
                 start, stopped = chosen
                 decisions.extend(Preempt(stopped_job.job_id) for stopped_job in stopped)
+                preemptions += len(stopped)
             decisions.append(start)
         return decisions
 
-    def _victims(self, snapshot: ClusterSnapshot, now: float) -> list[tuple[RunningJob, float]]:
-        """``(job, queue)`` of the running jobs that may be preempted now (not protected, not in
-        queue 0), least valuable first: lowest queue (highest number), lowest tier, latest
-        submission, highest id."""
+    def pass_order(self, jobs: Sequence[PendingJob], now: float) -> tuple[list[int], list[int]]:
+        """``(queue of each job, positions of the jobs in the order a pass considers them)``.
+
+        The order is by queue, promoted jobs after the others of queue 0 (``promoted_last``),
+        tier, submission time, id; queues are :meth:`pending_queue`'s. Vectorised with the same
+        floating-point operations as :meth:`pending_queue` and :meth:`_late` (so the same
+        results, about 10 times faster on 10,000 jobs).
+        """
+        count = len(jobs)
+        if count < VECTOR_ORDER_JOBS:  # numpy's per-call cost outweighs a short loop
+            return self._pass_order_job_by_job(jobs, now)
+        attained = np.fromiter((job.attained_device_seconds for job in jobs), np.float64, count)
+        devices = np.fromiter((job.devices for job in jobs), np.float64, count)
+        submitted = np.fromiter((job.submitted_at for job in jobs), np.float64, count)
+        ranks = np.fromiter((job.tier.rank for job in jobs), np.int64, count)
+        ids = np.fromiter((job.job_id for job in jobs), np.int64, count)
+        by_service = np.zeros(count, np.int64)  # the queue of the attained service alone
+        for tier in Tier:
+            mine = ranks == tier.rank
+            if mine.any():
+                by_service[mine] = np.searchsorted(
+                    np.asarray(self._bounds[tier], np.float64), attained[mine], side="right"
+                )
+        has_run = attained > 0.0
+        executed = np.where(has_run, attained, 0.0) / devices
+        waited = now - submitted - executed
+        starving = np.zeros(count, np.bool_)
+        if self.starve_limit is not None:
+            starving |= waited >= _slack_array(self.starve_limit * attained / devices)
+        if self.max_wait_s is not None:
+            preemptions = np.fromiter((job.preemptions for job in jobs), np.float64, count)
+            starving |= waited >= _slack_array(self.max_wait_s * (1 + preemptions))
+        starving &= has_run
+        queues = np.where(starving | ~has_run, 0, by_service)
+        late = (
+            (queues == 0) & has_run & (by_service > 0)
+            if self.promoted_last
+            else np.zeros(count, np.bool_)
+        )
+        order = np.lexsort((ids, submitted, ranks, late, queues))
+        return queues.tolist(), order.tolist()
+
+    def _pass_order_job_by_job(
+        self, jobs: Sequence[PendingJob], now: float
+    ) -> tuple[list[int], list[int]]:
+        """:meth:`pass_order` for a short queue, straight from the scalar rules."""
+        queues = [self.pending_queue(job, now) for job in jobs]
+        late = [self._late(job, queue) for job, queue in zip(jobs, queues, strict=True)]
+        order = sorted(
+            range(len(jobs)),
+            key=lambda i: (
+                queues[i],
+                late[i],
+                jobs[i].tier.rank,
+                jobs[i].submitted_at,
+                jobs[i].job_id,
+            ),
+        )
+        return queues, order
+
+    def _victims(
+        self, snapshot: ClusterSnapshot, now: float, lowest: int = 1
+    ) -> list[tuple[RunningJob, float]]:
+        """``(job, queue)`` of the running jobs that may be preempted now (not protected, in
+        queue ``lowest`` or a lower one; never queue 0), least valuable first: lowest queue
+        (highest number), lowest tier, latest submission, highest id.
+
+        A pass asks only for the queues its best pending job could preempt (its queue plus
+        ``preempt_gap``): no job of the pass could preempt the others, so leaving them out
+        changes no choice, and the victim index is built over fewer jobs.
+        """
+        lowest = max(1, lowest)  # nothing outranks queue 0
         ranked: list[tuple[tuple[int, int, float, int], RunningJob, int]] = []
+        min_run_s, bounds = self.min_run_s, self._bounds
         for job in snapshot.running:
-            if not job.preemptible or now < _slack(self.protected_until(job)):
+            if not job.preemptible:
                 continue
-            queue = self.running_queue(job, now)
-            if queue == 0:
-                continue  # nothing outranks queue 0
+            # protected_until and running_queue, inlined: they share devices and promotion
+            placement = job.placement
+            devices = len(placement[0].device_indices) if len(placement) == 1 else job.devices
+            if job.attained_device_seconds <= 0.0:  # a first attempt: never a promotion
+                until = job.started_at + min_run_s
+                if now < until - _EPS * max(1.0, abs(until)):  # _slack, inlined
+                    continue
+                service = job.attained_device_seconds + devices * max(0.0, now - job.started_at)
+            else:
+                promoted = self._promoted_at_start(job, devices)
+                if now < _slack(self._protection_end(job, devices, promoted)):
+                    continue
+                this_attempt = devices * max(0.0, now - job.started_at)
+                service = this_attempt if promoted else job.attained_device_seconds + this_attempt
+            queue = bisect_right(bounds[job.tier], service)
+            if queue < lowest:
+                continue
             ranked.append(((-queue, -job.tier.rank, -job.submitted_at, -job.job_id), job, queue))
         ranked.sort(key=lambda entry: entry[0])
         return [(job, float(queue)) for _, job, queue in ranked]
@@ -342,13 +496,26 @@ class Las:
                     times.append(at)
         last_queue = len(self.thresholds_s)
         for running in snapshot.running:
-            start_service, service = self.running_service(running, now)
-            queue = self.queue_of(service, running.tier)
+            # running_service, queue_of and protected_until inlined, sharing devices and
+            # whether the attempt started promoted (never, for a first attempt)
+            placement = running.placement
+            devices = len(placement[0].device_indices) if len(placement) == 1 else running.devices
+            attained = running.attained_device_seconds
+            promoted = attained > 0.0 and self._promoted_at_start(running, devices)
+            this_attempt = devices * max(0.0, now - running.started_at)
+            start_service, service = (
+                (0.0, this_attempt) if promoted else (attained, attained + this_attempt)
+            )
+            queue = bisect_right(self._bounds[running.tier], service)
             if queue < last_queue and best_pending + self.preempt_gap <= queue + 1:
                 threshold = self.thresholds_s[queue] * self.tier_scale[running.tier]
-                times.append(running.started_at + (threshold - start_service) / running.devices)
+                times.append(running.started_at + (threshold - start_service) / devices)
             if queue >= best_pending + self.preempt_gap:
-                times.append(self.protected_until(running))
+                times.append(
+                    self._protection_end(running, devices, promoted)
+                    if running.preemptible
+                    else float("inf")
+                )
         future = [at for at in times if at > now and at != float("inf")]
         return min(future) if future else None
 
@@ -364,6 +531,55 @@ class Las:
         if self.max_wait_s is not None:
             options.append(base + self.max_wait_s * (1 + job.preemptions))
         return min(options) if options else None
+
+
+def _start_rest_on_free(
+    view: "PassView",
+    snapshot: ClusterSnapshot,
+    jobs: Sequence[PendingJob],
+    rest: Sequence[int],
+    options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]],
+) -> list[Start]:
+    """Start the jobs at positions ``rest`` of ``jobs``, in that order, on free devices only.
+
+    What a pass does once its preemption budget is spent. Free devices only shrink from here
+    on, so a job larger than the most free devices of any pool is passed over at once (a
+    vectorised test first, then against the count as it stands after each start), and, as in
+    :meth:`Las.decide`, a job no smaller than one with the same options that could not start.
+    """
+    pools_all = snapshot.pools
+
+    def most_free() -> int:
+        return max((view.free.free(pool.pool_id, borrowing=True) for pool in pools_all), default=0)
+
+    largest = most_free()
+    sizes = np.fromiter((jobs[index].devices for index in rest), np.int64, len(rest))
+    starts: list[Start] = []
+    failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool], int] = {}
+    for offset in np.flatnonzero(sizes <= largest).tolist():
+        if largest == 0:
+            break
+        job = jobs[rest[offset]]
+        if job.devices > largest:
+            continue
+        where = (job.pool_id, job.accelerator, job.allowed_pool_ids)
+        pools = options.get(where)
+        if pools is None:
+            pools = options[where] = candidate_pools(pools_all, job)
+        key = (
+            tuple(pool.pool_id for pool in pools),
+            tuple(job.devices > pool.node_size for pool in pools),
+            job.preemptible,
+        )
+        if job.devices >= failed.get(key, job.devices + 1):
+            continue
+        start = view.start_on_free(pools, job)
+        if start is None:
+            failed[key] = job.devices
+            continue
+        starts.append(start)
+        largest = most_free()
+    return starts
 
 
 def _below(queue: int) -> Callable[["Victim"], bool]:
@@ -385,6 +601,8 @@ class Victim:
     usable: tuple[NodeSlice, ...]
     count: int
     """Devices in ``usable``."""
+    devices: int
+    """All devices the job holds (what preempting it costs): ``job.devices``."""
 
 
 class PassView:
@@ -394,6 +612,12 @@ class PassView:
     keeps, in step with every start and preemption of the pass, the free devices of each
     unreserved node: a job that fits one node never spans nodes, so preempting for it must free
     enough devices *on one node*. Built per pass; never shared between passes.
+
+    Per node it also keeps two bounds over the victims registered there: the fewest devices
+    any of them holds and how many devices of the node they hold together. Victims only leave
+    during a pass, so these stay a lower and an upper bound, and they let
+    :meth:`start_by_preempting` pass over a node that cannot beat the best choice so far, or
+    cannot free enough, without working out which of its victims it would take.
     """
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
@@ -414,8 +638,22 @@ class PassView:
             pool.pool_id: tuple(n.name for n in pool.nodes if n.reserved_for is None)
             for pool in snapshot.pools
         }
-        self._by_pool: dict[int, list[Victim]] = {}
-        self._by_node: dict[str, list[Victim]] = {}
+        self._by_pool: dict[int, list[tuple[Victim, int]]] = {}
+        self._by_node: dict[str, list[tuple[Victim, int]]] = {}
+        # node -> (fewest devices of a victim there, devices of the node victims hold)
+        self._bounds: dict[str, tuple[int, int]] = {}
+        # pool -> position in _by_pool of its first victim not preempted (only moves forward)
+        self._first: dict[int, int] = {}
+        # Pools of at least vector_nodes unreserved nodes are searched through arrays, per
+        # node in _nodes_of order: free devices (kept in step), fewest victim devices, and
+        # victim-held devices (the two bounds of _bounds). Built at a pool's first search.
+        self.vector_nodes = VECTOR_SEARCH_NODES
+        self._arrays: dict[int, tuple[npt.NDArray[np.int64], ...]] = {}
+        self._position: dict[str, tuple[int, int]] = {
+            name: (pool_id, index)
+            for pool_id, names in self._nodes_of.items()
+            for index, name in enumerate(names)
+        }
         self.preempted: set[int] = set()
         """Ids of the jobs preempted so far in this pass."""
 
@@ -424,26 +662,45 @@ class PassView:
 
         Jobs that are not preemptible or hold no unreserved device are left out.
         """
+        reserved, by_pool, by_node = self._reserved, self._by_pool, self._by_node
+        bounds: dict[str, tuple[int, int]] = {}
         for job, worth in victims:
             if not job.preemptible:
                 continue
-            usable = tuple(part for part in job.placement if part.node not in self._reserved)
-            count = sum(len(part.device_indices) for part in usable)
+            placement = job.placement
+            devices = sum(len(part.device_indices) for part in placement)
+            usable = (
+                tuple(part for part in placement if part.node not in reserved)
+                if reserved
+                else placement
+            )
+            count = devices if usable is placement else sum(len(p.device_indices) for p in usable)
             if not count:
                 continue
-            victim = Victim(job, worth, usable, count)
-            self._by_pool.setdefault(job.pool_id, []).append(victim)
-            for part in usable:
-                self._by_node.setdefault(part.node, []).append(victim)
+            victim = Victim(job, worth, usable, count, devices)
+            by_pool.setdefault(job.pool_id, []).append((victim, count))
+            if len(usable) == 1:
+                on_node = {usable[0].node: count}
+            else:
+                on_node = {}
+                for part in usable:
+                    on_node[part.node] = on_node.get(part.node, 0) + len(part.device_indices)
+            for node, held in on_node.items():
+                by_node.setdefault(node, []).append((victim, held))
+                smallest, total = bounds.get(node, (devices, 0))
+                bounds[node] = (min(smallest, devices), total + held)
+        self._bounds.update(bounds)
 
     def first_victims(self) -> list[Victim]:
         """Per pool, the least valuable victim not yet preempted."""
         first = []
-        for entries in self._by_pool.values():
-            for victim in entries:
-                if victim.job.job_id not in self.preempted:
-                    first.append(victim)
-                    break
+        for pool_id, entries in self._by_pool.items():
+            position = self._first.get(pool_id, 0)
+            while position < len(entries) and entries[position][0].job.job_id in self.preempted:
+                position += 1
+            self._first[pool_id] = position
+            if position < len(entries):
+                first.append(entries[position][0])
         return first
 
     def start_on_free(self, pools: Sequence[PoolState], job: PendingJob) -> Start | None:
@@ -480,27 +737,39 @@ class PassView:
         decisions (shared by :class:`Las` and the SRTF oracle).
         """
         best: tuple[tuple[int, int, int, int], int, list[Victim]] | None = None
+        devices = job.devices
         for pool in pools:
-            options: list[tuple[int, Sequence[Victim], str | None, int]]
-            if job.devices > pool.node_size:
-                have = self.free.free(pool.pool_id, borrowing=job.preemptible)
-                options = [(0, self._by_pool.get(pool.pool_id, []), None, have)]
-            else:
-                options = [
-                    (index, self._by_node[name], name, self._node_free[name])
-                    for index, name in enumerate(self._nodes_of.get(pool.pool_id, ()))
-                    if name in self._by_node
-                ]
-            for index, entries, node, have in options:
-                need = job.devices - have
+            pool_id = pool.pool_id
+            if devices > pool.node_size:
+                need = devices - self.free.free(pool_id, borrowing=job.preemptible)
                 if need <= 0:
                     continue  # it fits without preempting (the caller tried that first)
-                chosen = _cover(entries, need, node, may_preempt, self.preempted)
+                chosen = _cover(self._by_pool.get(pool_id, []), need, may_preempt, self.preempted)
+                if chosen is not None:
+                    cost = (len(chosen), sum(v.devices for v in chosen), pool_id, 0)
+                    if best is None or cost < best[0]:
+                        best = (cost, pool_id, chosen)
+                continue
+            names = self._nodes_of.get(pool_id, ())
+            if len(names) >= self.vector_nodes:
+                best = self._search_nodes(pool_id, names, job, may_preempt, best)
+                continue
+            node_free, bounds, by_node = self._node_free, self._bounds, self._by_node
+            for index, name in enumerate(names):
+                bound = bounds.get(name)
+                if bound is None:
+                    continue  # no victim on this node
+                need = devices - node_free[name]
+                if need <= 0 or bound[1] < need:
+                    continue  # fits already, or every victim there would not free enough
+                if best is not None and (1, max(bound[0], need), pool_id, index) > best[0]:
+                    continue  # no choice here can beat the best: it takes a victim, >= need
+                chosen = _cover(by_node[name], need, may_preempt, self.preempted)
                 if chosen is None:
                     continue
-                cost = (len(chosen), sum(v.job.devices for v in chosen), pool.pool_id, index)
+                cost = (len(chosen), sum(v.devices for v in chosen), pool_id, index)
                 if best is None or cost < best[0]:
-                    best = (cost, pool.pool_id, chosen)
+                    best = (cost, pool_id, chosen)
         if best is None:
             return None
         _, pool_id, chosen = best
@@ -517,33 +786,81 @@ class PassView:
         self.preempted.update(victim.job.job_id for victim in chosen)
         return Start(job.job_id, pool_id, placement), [victim.job for victim in chosen]
 
+    def _search_nodes(
+        self,
+        pool_id: int,
+        names: Sequence[str],
+        job: PendingJob,
+        may_preempt: Callable[[Victim], bool],
+        best: tuple[tuple[int, int, int, int], int, list[Victim]] | None,
+    ) -> tuple[tuple[int, int, int, int], int, list[Victim]] | None:
+        """The node loop of :meth:`start_by_preempting` for a large pool, same result.
+
+        No choice on a node costs less than ``(1, max(fewest victim devices there, need),
+        pool, node)``: it preempts at least one job, which holds at least the devices still
+        needed. Nodes are tried in order of that bound, and the search stops at the first
+        bound above the best cost found, so usually after a node or two, instead of a loop
+        over every node of the pool.
+        """
+        arrays = self._arrays.get(pool_id)
+        if arrays is None:
+            no_victim = (0, 0)  # never a candidate: nothing to free there
+            arrays = (
+                np.array([self._node_free[name] for name in names], np.int64),
+                np.array([self._bounds.get(name, no_victim)[0] for name in names], np.int64),
+                np.array([self._bounds.get(name, no_victim)[1] for name in names], np.int64),
+            )
+            self._arrays[pool_id] = arrays
+        node_free, fewest, held = arrays
+        need = job.devices - node_free
+        candidates = np.flatnonzero((need > 0) & (held >= need))
+        if not candidates.size:
+            return best
+        lower = np.maximum(fewest[candidates], need[candidates])
+        ranked = np.lexsort((candidates, lower))
+        for index, bound, wanted in zip(
+            candidates[ranked].tolist(),
+            lower[ranked].tolist(),
+            need[candidates[ranked]].tolist(),
+            strict=True,
+        ):
+            if best is not None and (1, bound, pool_id, index) > best[0]:
+                break
+            chosen = _cover(self._by_node[names[index]], wanted, may_preempt, self.preempted)
+            if chosen is None:
+                continue
+            cost = (len(chosen), sum(v.devices for v in chosen), pool_id, index)
+            if best is None or cost < best[0]:
+                best = (cost, pool_id, chosen)
+        return best
+
     def _count(self, placement: Iterable[NodeSlice], sign: int) -> None:
         for part in placement:
             if part.node in self._node_free:
-                self._node_free[part.node] += sign * len(part.device_indices)
+                change = sign * len(part.device_indices)
+                self._node_free[part.node] += change
+                pool_id, index = self._position[part.node]
+                arrays = self._arrays.get(pool_id)
+                if arrays is not None:
+                    arrays[0][index] += change
 
 
 def _cover(
-    entries: Sequence[Victim],
+    entries: Sequence[tuple[Victim, int]],
     need: int,
-    node: str | None,
     may_preempt: Callable[[Victim], bool],
     preempted: set[int],
 ) -> list[Victim] | None:
-    """Victims, in order, whose devices (on ``node``, or anywhere if None) cover ``need``, with
-    those not needed dropped again, most valuable first; None if they cannot cover it."""
+    """Victims, in order, whose devices (each entry's count: on one node, or in the whole pool)
+    cover ``need``, with those not needed dropped again, most valuable first; None if they
+    cannot cover it."""
     chosen: list[tuple[Victim, int]] = []
     gained = 0
-    for victim in entries:
+    for victim, count in entries:
         if gained >= need:
             break
         if victim.job.job_id in preempted or not may_preempt(victim):
             continue
-        count = (
-            victim.count
-            if node is None
-            else sum(len(part.device_indices) for part in victim.usable if part.node == node)
-        )
         chosen.append((victim, count))
         gained += count
     if gained < need:

@@ -54,8 +54,10 @@ it can delay. Tiers weigh in through the QOS factor; they do not reorder starved
 """
 
 import math
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Final
 
 import numpy as np
@@ -81,6 +83,13 @@ WEIGHT_JOB_SIZE: Final = 1000.0
 
 WEIGHT_QOS: Final = 10000.0
 """``PriorityWeightQOS``: nuri's choice, equal to the fair-share weight (see module docstring)."""
+
+_pool_id = attrgetter("pool_id")
+_accelerator = attrgetter("accelerator")
+_submitted_at = attrgetter("submitted_at")
+_devices = attrgetter("devices")
+_project_id = attrgetter("project_id")
+_tier = attrgetter("tier")
 
 QOS_FACTOR: Final[Mapping[Tier, float]] = {
     Tier.STRATEGIC: 1.0,
@@ -166,19 +175,29 @@ def priorities(snapshot: ClusterSnapshot) -> npt.NDArray[np.float64]:
     cluster_devices = sum(pool.devices for pool in pools)
     cluster_nodes = sum(len(pool.nodes) for pool in pools)
     fairshare = fairshare_factors(snapshot.groups)
-    # A job's candidate pools depend on its pool id or, without one, on its accelerator class.
-    where = [job.pool_id if job.pool_id is not None else job.accelerator for job in jobs]
-    node_size: dict[int | str | None, int] = {}
-    for job, key in zip(jobs, where, strict=True):
-        if key not in node_size:
-            node_size[key] = max(
-                (pool.node_size for pool in pools if accepts(pool, job)), default=0
-            )
-    submitted = np.fromiter((job.submitted_at for job in jobs), np.float64, count)
-    devices = np.fromiter((job.devices for job in jobs), np.float64, count)
-    size_of_node = np.fromiter((node_size[key] for key in where), np.float64, count)
-    share = np.fromiter((fairshare.get(job.project_id, 0.0) for job in jobs), np.float64, count)
-    qos = np.fromiter((QOS_FACTOR[job.tier] for job in jobs), np.float64, count)
+    # A job's candidate pools depend on its pool id or, without one, on its accelerator class;
+    # the largest node among them is worked out once per such key, for its first job.
+    size_of_node: npt.NDArray[np.float64]
+    pool_ids = set(map(_pool_id, jobs))
+    if len(pool_ids) == 1 and (None not in pool_ids or len(set(map(_accelerator, jobs))) == 1):
+        first = jobs[0]  # one key for the whole queue (the usual case): no per-job lookups
+        largest = max((pool.node_size for pool in pools if accepts(pool, first)), default=0)
+        size_of_node = np.full(count, float(largest))
+    else:
+        where = [job.pool_id if job.pool_id is not None else job.accelerator for job in jobs]
+        node_size: dict[int | str | None, int] = {}
+        for job, key in zip(jobs, where, strict=True):
+            if key not in node_size:
+                node_size[key] = max(
+                    (pool.node_size for pool in pools if accepts(pool, job)), default=0
+                )
+        size_of_node = np.fromiter((node_size[key] for key in where), np.float64, count)
+    # Columns read through C-level map chains: this runs on every pass over the whole queue.
+    submitted = np.fromiter(map(_submitted_at, jobs), np.float64, count)
+    devices = np.fromiter(map(_devices, jobs), np.float64, count)
+    share_of = defaultdict(float, fairshare)  # a project without a factor gets 0.0
+    share = np.fromiter(map(share_of.__getitem__, map(_project_id, jobs)), np.float64, count)
+    qos = np.fromiter(map(QOS_FACTOR.__getitem__, map(_tier, jobs)), np.float64, count)
     age = np.minimum(1.0, np.maximum(0.0, snapshot.now - submitted) / PRIORITY_MAX_AGE_S)
     if cluster_devices and cluster_nodes:
         fits = size_of_node > 0

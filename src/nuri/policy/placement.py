@@ -8,12 +8,14 @@ mutates as it decides, so decisions made earlier in a cycle are seen by later on
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Protocol
 
 from nuri.policy.snapshot import (
     ClusterSnapshot,
     Decision,
     NodeSlice,
+    NodeState,
     PendingJob,
     PoolState,
     Preempt,
@@ -66,36 +68,49 @@ class FreeDevices:
 
     Nodes are indexed per pool in buckets by their number of free devices (a heap per bucket,
     ordered by node position, entries dropped lazily when a node moves), so best-fit placement
-    costs O(devices per node x log nodes) rather than a scan of the pool.
+    costs O(devices per node x log nodes) rather than a scan of the pool, and a gang larger
+    than a node reads the emptiest nodes off the top buckets instead of sorting the pool.
     """
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
         held_back = _held_back(snapshot)
         self.pools: dict[int, PoolState] = {pool.pool_id: pool for pool in snapshot.pools}
         self._by_name: dict[str, _Node] = {}
-        self._pool_of: dict[str, int] = {}
-        self._order: dict[str, int] = {}
+        # pool id -> node name -> (position, state); built only when a full node gets devices back
+        self._listed: dict[int, dict[str, tuple[int, NodeState]]] = {}
         # (pool id, reserved?) -> free count -> heap of (order, name)
         self._buckets: dict[tuple[int, bool], dict[int, list[tuple[int, str]]]] = {}
         self._free_count: dict[int, int] = {}
         self._open_count: dict[int, int] = {}
+        by_name = self._by_name
         for pool in snapshot.pools:
-            self._free_count[pool.pool_id] = 0
-            self._open_count[pool.pool_id] = 0
+            pool_id = pool.pool_id
+            free_total = open_total = 0
+            # Nodes come in listing order, so appending keeps each bucket a valid heap.
+            open_buckets: dict[int, list[tuple[int, str]]] = {}
+            reserved_buckets: dict[int, list[tuple[int, str]]] = {}
             for order, node in enumerate(pool.nodes):
-                self._order[node.name] = order
-                self._pool_of[node.name] = pool.pool_id
                 if not node.free_indices:
                     continue
                 free = sorted(node.free_indices)
-                if node.reserved_for is not None:
-                    keep_back = min(len(free), held_back.get(node.reserved_for, 0))
-                    held_back[node.reserved_for] = held_back.get(node.reserved_for, 0) - keep_back
+                owner = node.reserved_for
+                if owner is not None:
+                    keep_back = min(len(free), held_back.get(owner, 0))
+                    held_back[owner] = held_back.get(owner, 0) - keep_back
                     free = free[keep_back:]
-                entry = _Node(node.name, node.devices, free, node.reserved_for, order)
-                self._by_name[node.name] = entry
-                self._file(pool.pool_id, entry)
-                self._count(pool.pool_id, entry, len(free))
+                by_name[node.name] = _Node(node.name, node.devices, free, owner, order)
+                if free:
+                    buckets = open_buckets if owner is None else reserved_buckets
+                    buckets.setdefault(len(free), []).append((order, node.name))
+                    free_total += len(free)
+                    if owner is None:
+                        open_total += len(free)
+            self._free_count[pool_id] = free_total
+            self._open_count[pool_id] = open_total
+            if open_buckets:
+                self._buckets[(pool_id, False)] = open_buckets
+            if reserved_buckets:
+                self._buckets[(pool_id, True)] = reserved_buckets
 
     def free(self, pool_id: int, *, borrowing: bool = True) -> int:
         """Free devices of a pool a job could use (with or without borrowing reserved ones)."""
@@ -103,6 +118,15 @@ class FreeDevices:
 
     def total_free(self) -> int:
         return sum(self._free_count.values())
+
+    def most_on_one_node(self, pool_id: int, *, borrowing: bool = True) -> int:
+        """The most free devices of the pool on any single node (reserved nodes' lendable ones
+        too, if ``borrowing``): a job that fits one node can be placed only if it is no larger."""
+        kinds = (False, True) if borrowing else (False,)
+        for count in range(self.pools[pool_id].node_size, 0, -1):
+            if any(self._first(pool_id, kind, count) is not None for kind in kinds):
+                return count
+        return 0
 
     def node_size(self, pool_id: int) -> int:
         return self.pools[pool_id].node_size
@@ -137,10 +161,12 @@ class FreeDevices:
         for part in placement:
             node = self._by_name.get(part.node)
             if node is None:  # a node that was full when the view was built
-                state = next(n for n in pool.nodes if n.name == part.node)
-                node = _Node(
-                    state.name, state.devices, [], state.reserved_for, self._order[state.name]
-                )
+                listed = self._listed.get(pool_id)
+                if listed is None:
+                    listed = {n.name: (i, n) for i, n in enumerate(pool.nodes)}
+                    self._listed[pool_id] = listed
+                order, state = listed[part.node]
+                node = _Node(state.name, state.devices, [], state.reserved_for, order)
                 self._by_name[node.name] = node
             node.free = sorted(set(node.free) | set(part.device_indices))
             self._count(pool_id, node, len(part.device_indices))
@@ -186,23 +212,55 @@ class FreeDevices:
                 return placement
         if devices <= size:
             return None  # a job that fits one node never spans nodes: it waits for one
-        nodes = [
-            node
-            for node in self._by_name.values()
-            if node.free
-            and self._pool_of[node.name] == pool_id
-            and (include_reserved or node.reserved_for is None)
-        ]
         parts, need = [], devices
-        for node in sorted(nodes, key=lambda n: (-len(n.free), n.order)):
-            if need == 0:
-                break
+        for node in self._emptiest_first(pool_id, kinds, devices):
             count = min(need, len(node.free))
             parts.append(NodeSlice(node.name, tuple(node.free[:count])))
             need -= count
         placement = tuple(parts)
         self.take(pool_id, placement)
         return placement
+
+    def _emptiest_first(self, pool_id: int, kinds: Sequence[bool], devices: int) -> list[_Node]:
+        """The fewest nodes of the given kinds, emptiest first (then first listed), that
+        together hold ``devices`` free devices; the caller has checked that enough are free.
+
+        Read from the buckets, largest count first, so a gang costs O(nodes it takes x log
+        nodes) instead of sorting the pool. Entries popped to find them are pushed back (the
+        nodes taken move to another bucket when the caller takes their devices).
+        """
+        chosen: list[_Node] = []
+        need = devices
+        for count in range(self.pools[pool_id].node_size, 0, -1):
+            if need <= 0:
+                break
+            wanted = -(-need // count)  # at most this many nodes of this count are needed
+            found: list[_Node] = []
+            for kind in kinds:
+                heap = self._buckets.get((pool_id, kind), {}).get(count)
+                if heap:
+                    found.extend(self._first_few(heap, count, wanted))
+            found.sort(key=lambda node: node.order)
+            for node in found[:wanted]:
+                chosen.append(node)
+                need -= count
+        return chosen
+
+    def _first_few(self, heap: list[tuple[int, str]], count: int, limit: int) -> list[_Node]:
+        """Up to ``limit`` distinct first-listed nodes of ``heap`` that have ``count`` free
+        devices; stale entries met on the way are dropped, current ones left in the heap."""
+        found: list[_Node] = []
+        kept: list[tuple[int, str]] = []
+        while heap and len(found) < limit:
+            entry = heapq.heappop(heap)
+            node = self._by_name[entry[1]]
+            if len(node.free) != count or (kept and kept[-1][1] == entry[1]):
+                continue  # stale, or a second current entry of the same node
+            kept.append(entry)
+            found.append(node)
+        for entry in kept:
+            heapq.heappush(heap, entry)
+        return found
 
 
 def _held_back(snapshot: ClusterSnapshot) -> dict[int, int]:
@@ -307,18 +365,16 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) ->
     the same decisions); a non-preemptible job never on a reserved node; preemptions only of
     running jobs, once each. The engine and the simulator run this on every policy's output.
     """
-    pending = {job.job_id: job for job in snapshot.pending}
-    running = {job.job_id: job for job in snapshot.running}
+    if not decisions:
+        return
+    # Lookups by id built at C speed (dict of zip of map): the queue may hold thousands of jobs.
+    pending = dict(zip(map(_job_id, snapshot.pending), snapshot.pending, strict=True))
+    running = dict(zip(map(_job_id, snapshot.running), snapshot.running, strict=True))
     pools = {pool.pool_id: pool for pool in snapshot.pools}
-    free: dict[str, set[int]] = {}
-    node_pool: dict[str, int] = {}
-    reserved: set[str] = set()
-    for pool in snapshot.pools:
-        for node in pool.nodes:
-            free[node.name] = set(node.free_indices)
-            node_pool[node.name] = pool.pool_id
-            if node.reserved_for is not None:
-                reserved.add(node.name)
+    node_state: dict[str, tuple[int, NodeState]] = {
+        node.name: (pool.pool_id, node) for pool in snapshot.pools for node in pool.nodes
+    }
+    free: dict[str, set[int]] = _FreeSets(node_state)
     preempted: set[int] = set()
     for decision in decisions:
         if isinstance(decision, Preempt):
@@ -344,7 +400,8 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) ->
             raise ValueError(f"job {decision.job_id} placed on a pool it does not accept")
         count = 0
         for part in decision.placement:
-            if node_pool.get(part.node) != decision.pool_id:
+            located = node_state.get(part.node)
+            if located is None or located[0] != decision.pool_id:
                 raise ValueError(f"job {decision.job_id} placed on {part.node}, outside its pool")
             indices = set(part.device_indices)
             if len(indices) != len(part.device_indices):
@@ -355,7 +412,7 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) ->
                 raise ValueError(
                     f"job {decision.job_id} placed on devices of {part.node} that are busy"
                 )
-            if part.node in reserved and not pending_job.preemptible:
+            if located[1].reserved_for is not None and not pending_job.preemptible:
                 raise ValueError(f"non-preemptible job {decision.job_id} placed on a reserved node")
             free[part.node] -= indices
             count += len(indices)
@@ -366,3 +423,20 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) ->
         if len(decision.placement) > 1 and pending_job.devices <= target.node_size:
             raise ValueError(f"job {decision.job_id} fits one node but was spread over several")
         started.add(decision.job_id)
+
+
+_job_id = attrgetter("job_id")
+
+
+class _FreeSets(dict[str, set[int]]):
+    """Free device indices per node name, each set made from the snapshot when first used, so
+    checking a few decisions does not copy every node of a large cluster."""
+
+    def __init__(self, nodes: dict[str, tuple[int, NodeState]]) -> None:
+        super().__init__()
+        self._nodes = nodes
+
+    def __missing__(self, name: str) -> set[int]:
+        indices = set(self._nodes[name][1].free_indices)
+        self[name] = indices
+        return indices

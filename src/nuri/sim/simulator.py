@@ -25,6 +25,7 @@ needs its devices back.
 """
 
 import heapq
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from nuri.domain.cluster_spec import ClusterSpec, PoolSpec
 from nuri.domain.commons import Tier
 from nuri.policy.cycle import plan
-from nuri.policy.fairshare import DEFAULT_HALF_LIFE_S, accrued, decay
+from nuri.policy.fairshare import DEFAULT_HALF_LIFE_S
 from nuri.policy.placement import accepts
 from nuri.policy.snapshot import (
     ClusterSnapshot,
@@ -191,6 +192,7 @@ class Simulator:
                 self._node_pool[name] = pool.pool_id
                 self._node_size[name] = pool.devices_per_node
                 self._free[name] = list(range(pool.devices_per_node))
+        self._node_names = {pool.pool_id: tuple(pool.node_names()) for pool in cluster.pools}
         self._node_cache: dict[str, NodeState] = {}
         self._pool_cache: dict[int, PoolState] = {}
         self._dirty_pools: set[int] = set(self._pools)
@@ -315,12 +317,19 @@ class Simulator:
                 capacity = sum(self._node_size[name] for name in service.nodes)
                 self._shortfall += max(0, service.wanted - held) * elapsed
                 self._lent += (capacity - free - held) * elapsed
-            for group in set(self._decayed) | set(self._rate):
-                rate = self._rate.get(group, 0.0)
-                self._decayed[group] = decay(
-                    self._decayed.get(group, 0.0), elapsed, self._half_life_s
-                ) + accrued(rate, elapsed, self._half_life_s)
-                self._delivered[group] = self._delivered.get(group, 0.0) + rate * elapsed
+            # decay and accrued inlined, their exponentials worked out once for every group
+            # (the same expressions, so the same floats)
+            half_life = self._half_life_s
+            kept = math.exp(-math.log(2) * elapsed / half_life)
+            k = math.log(2) / half_life
+            gained = 1.0 - math.exp(-k * elapsed)
+            decayed, delivered, rates = self._decayed, self._delivered, self._rate
+            for group in set(decayed) | set(rates):
+                rate = rates.get(group, 0.0)
+                decayed[group] = decayed.get(group, 0.0) * kept + (
+                    rate * gained / k if rate != 0 else 0.0
+                )
+                delivered[group] = delivered.get(group, 0.0) + rate * elapsed
         self._now = now
 
     def _arrive(self, job_id: int) -> None:
@@ -394,7 +403,7 @@ class Simulator:
         for pool_id in self._dirty_pools:
             pool = self._pools[pool_id]
             nodes = []
-            for name in pool.node_names():
+            for name in self._node_names[pool_id]:
                 cached = self._node_cache.get(name)
                 free = tuple(self._free[name])
                 if cached is None or cached.free_indices != free:

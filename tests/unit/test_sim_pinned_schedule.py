@@ -1,0 +1,111 @@
+"""The simulator's schedules pinned, so that making it (or a policy) faster provably changes
+nothing it decides.
+
+Two seeded synthetic workloads, each run under every registered policy: 1,000 jobs on one H100
+pool sized for an offered load of 1.5 (queues build up, so ordering, backfilling and preemption
+all matter), and the same jobs, some naming an accelerator class, on an H100 and an A100 pool
+whose first H100 node is held for a service with changing demand (borrowing and reclaiming).
+For each run the test pins the number of run segments, of preemptions and a SHA-256 of every
+segment (job, pool, devices, exact start and end). A change to any start time, placement pool
+or preemption fails it. Update the pins only for a change meant to alter decisions, and say
+so in its commit.
+"""
+
+import hashlib
+import math
+
+import pandas as pd
+import pytest
+
+from nuri.domain.cluster_spec import ClusterSpec, PoolSpec, ReservationSpec
+from nuri.policy.registry import POLICIES, PolicyContext, policy_named
+from nuri.sim.simulator import SimResult, Simulator
+from nuri.sim.workload import build_workload
+from nuri.traces.synthetic import generate_trace
+from nuri.traces.time_limits import with_time_limits
+
+JOBS = 1000
+RESTART_S = 60.0
+
+
+def trace() -> pd.DataFrame:
+    return with_time_limits(generate_trace(JOBS, seed=3), seed=0)
+
+
+def one_pool(frame: pd.DataFrame, load: float = 1.5) -> ClusterSpec:
+    """One H100 pool of 8-device nodes offered ``load`` times its capacity over the trace."""
+    work = float((frame["num_gpus"] * frame["duration_s"]).sum())
+    span = float(frame["submit_time_s"].max() - frame["submit_time_s"].min())
+    nodes = max(math.ceil(work / (span * load) / 8), math.ceil(int(frame["num_gpus"].max()) / 8))
+    return ClusterSpec(pools=(PoolSpec(1, "hub", "h100", "H100", nodes, 8, 1000, 4000),))
+
+
+def two_pools_with_a_service(nodes: int) -> ClusterSpec:
+    demand = tuple((hour * 3600.0, (hour * 5) % 9) for hour in range(400))
+    return ClusterSpec(
+        pools=(
+            PoolSpec(1, "hub", "h100", "H100", nodes, 8, 1000, 4000),
+            PoolSpec(2, "hub", "a100", "A100", nodes, 8, 600, 2000),
+        ),
+        reservations=(ReservationSpec(1, "svc", "h100", 1, demand),),
+    )
+
+
+def simulate(cluster: ClusterSpec, frame: pd.DataFrame, name: str) -> SimResult:
+    workload = build_workload(frame, cluster)
+    context = PolicyContext(
+        oracle_work_s={job.job_id: job.work_s for job in workload.jobs}
+        if POLICIES[name].oracle
+        else None,
+        restart_cost_s=RESTART_S,
+    )
+    return Simulator(
+        cluster, policy_named(name, context), shares=workload.shares, restart_cost_s=RESTART_S
+    ).run(workload.jobs)
+
+
+def fingerprint(result: SimResult) -> tuple[int, int, str]:
+    """(segments, preemptions, SHA-256 prefix of every segment with exact float times)."""
+    lines = "\n".join(
+        f"{s.job_id},{s.pool},{s.devices},{s.start_s!r},{s.end_s!r}" for s in result.segments
+    )
+    return len(result.segments), result.preemptions, hashlib.sha256(lines.encode()).hexdigest()[:16]
+
+
+PINNED_ONE_POOL: dict[str, tuple[int, int, str]] = {
+    "allocation-fair": (1000, 0, "46d1c72bf674a3a5"),
+    "easy-backfill": (1000, 0, "645a15a6cab35bb1"),
+    "fifo": (1000, 0, "66483beebf783ae0"),
+    "hetero": (1000, 0, "91332c507aecd3dd"),
+    "las": (1379, 379, "43fea5b0beef1dd0"),
+    "slurm-multifactor": (1000, 0, "54903d1bfcb975e7"),
+    "srtf-oracle": (1823, 823, "6ae73333d0869164"),
+}
+PINNED_TWO_POOLS: dict[str, tuple[int, int, str]] = {
+    "allocation-fair": (1002, 11, "4bb13e923ce2c450"),
+    "easy-backfill": (1004, 13, "9ef91958987406bd"),
+    "fifo": (1001, 10, "b1172f587bc91dd5"),
+    "hetero": (1009, 18, "ff7c7cabd36e9671"),
+    "las": (1430, 439, "0a941a54ec391ade"),
+    "slurm-multifactor": (1000, 9, "2919c3e16deb6c90"),
+    "srtf-oracle": (1580, 589, "da7622e521d4a272"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_one_pool_schedule_is_pinned(name: str) -> None:
+    """Every policy's schedule of the queued one-pool workload is exactly the pinned one."""
+    frame = trace()
+    assert fingerprint(simulate(one_pool(frame), frame, name)) == PINNED_ONE_POOL[name]
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_two_pool_schedule_with_a_service_is_pinned(name: str) -> None:
+    """Accelerator classes, two pools, a reserved node lent and reclaimed: pinned schedules."""
+    frame = trace()
+    frame = frame.assign(
+        gpu_type=["", "H100", "A100", "H100|A100"] * (len(frame) // 4) + [""] * (len(frame) % 4)
+    )
+    frame = frame[frame["num_gpus"] <= 16]
+    cluster = two_pools_with_a_service(max(2, one_pool(frame).pools[0].nodes // 2))
+    assert fingerprint(simulate(cluster, frame, name)) == PINNED_TWO_POOLS[name]
