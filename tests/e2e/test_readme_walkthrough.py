@@ -151,7 +151,7 @@ def test_cli_errors_are_one_line_with_a_non_zero_exit(server: dict[str, str]) ->
         ),
         (["job", "show", "999"], "no job 999"),
         (["usage", "--project", "kiast-speech"], "no project named"),
-        (["--token", "nuri_wrong", "jobs"], "unknown or revoked token"),
+        (["--token", "nuri_wrong", "jobs"], "unknown, revoked or expired token"),
         (["--url", "http://127.0.0.1:9", "jobs"], "cannot reach nuri"),
     ]
     for args, message in cases:

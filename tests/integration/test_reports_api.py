@@ -141,6 +141,6 @@ def test_a_forecast_of_a_pool_adds_the_awards_that_start_later(sqlite_world: Wor
         added = [a["mean"] - b["mean"] for a, b in zip(after["forecast"], points, strict=True)]
         assert added == pytest.approx([0.0] * 12 + [10.0] * 12)
         status, body, _ = api.get("/forecasts", "root", series="pool:atom", horizon="30d", days=7)
-        assert status == 400 and "too little history" in body["detail"]
+        assert status == 400 and "longer than the 168 steps of history" in body["detail"]
         status, body, _ = api.get("/forecasts", "root", series="pool:atom", horizon="soon")
         assert status == 400
