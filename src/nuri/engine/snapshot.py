@@ -3,16 +3,17 @@
 The engine decides with it; the API uses it to estimate start times. Read-only.
 """
 
-from datetime import UTC, datetime, timedelta
+import math
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from nuri.domain.commons import Tier
 from nuri.domain.jobs import JobState
 from nuri.domain.units import RATE_SCALE
-from nuri.policy.fairshare import decay
+from nuri.policy.fairshare import DEFAULT_HALF_LIFE_S
 from nuri.policy.snapshot import (
     ClusterSnapshot,
     GroupUsage,
@@ -174,19 +175,20 @@ def _group_usage(
     total = sum(awarded.values())
     decayed: dict[int, float] = {}
     delivered: dict[int, float] = {}
-    # The database sums the ledger per project and hour; each hour decays from its middle. That
-    # is within 0.2% of decaying every charge on its own (half an hour at a 7-day half-life),
-    # and the scheduler, every cycle, reads a few rows per project-hour instead of every charge.
-    hour = _hour_of(session)
-    for project_id, started, units in session.execute(
-        select(LedgerEntryRow.project_id, hour, func.sum(LedgerEntryRow.h100e_units)).group_by(
-            LedgerEntryRow.project_id, hour
+    # The database decays and sums every charge itself: a charge's weight is
+    # 2 ** ((created - now) / half_life), so each project is one row, whatever the ledger's size,
+    # and the scheduler never reads the charges into Python (it does so every cycle).
+    weight = func.exp(
+        math.log(2)
+        * (_epoch_s(session) - bindparam("now_s", now.timestamp()))
+        / DEFAULT_HALF_LIFE_S
+    )
+    for project_id, weighted in session.execute(
+        select(LedgerEntryRow.project_id, func.sum(LedgerEntryRow.h100e_units * weight)).group_by(
+            LedgerEntryRow.project_id
         )
     ):
-        middle = _as_utc(started) + timedelta(minutes=30)
-        decayed[project_id] = decayed.get(project_id, 0.0) + decay(
-            int(units) / RATE_SCALE, (now - middle).total_seconds()
-        )
+        decayed[project_id] = float(weighted or 0.0) / RATE_SCALE
     if period_start:
         in_period = or_(
             *(
@@ -211,13 +213,8 @@ def _group_usage(
     }
 
 
-def _hour_of(session: Session) -> ColumnElement[Any]:
-    """A charge's hour (its start), as the database at hand writes it."""
+def _epoch_s(session: Session) -> ColumnElement[Any]:
+    """A charge's moment in seconds since 1970 (UTC), as the database at hand computes it."""
     if session.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m-%d %H:00:00", LedgerEntryRow.created_at)
-    return func.date_trunc("hour", LedgerEntryRow.created_at)
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return (func.julianday(LedgerEntryRow.created_at) - 2440587.5) * 86400.0
+    return func.date_part("epoch", LedgerEntryRow.created_at)

@@ -1,5 +1,7 @@
 """Creating database engines and sessions for SQLite and PostgreSQL."""
 
+import math
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,10 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        try:  # SQLite's math functions are a build option; fair-share decay needs exp()
+            cursor.execute("SELECT exp(0)")
+        except sqlite3.OperationalError:
+            dbapi_connection.create_function("exp", 1, math.exp, deterministic=True)
         cursor.close()
 
     @event.listens_for(engine, "begin")
