@@ -11,10 +11,10 @@ The body is read whole before the application runs and then handed to it in one 
 refusal always comes before any answer has started and no route ever sees part of a body.
 """
 
-import json
-
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nuri.api.detail_answer import send_detail
 
 MIB = 1024 * 1024
 
@@ -35,10 +35,12 @@ class BodyLimitMiddleware:
         try:
             declared = _declared_length(scope)
         except ValueError:
-            await _answer(send, 400, "the Content-Length header must be a whole number of bytes")
+            await send_detail(
+                send, 400, "the Content-Length header must be a whole number of bytes", close=True
+            )
             return
         if declared is not None and declared > self._max:
-            await _answer(send, 413, self._too_large(f"declares {declared} bytes"))
+            await send_detail(send, 413, self._too_large(f"declares {declared} bytes"), close=True)
             return
         chunks: list[bytes] = []
         size = 0
@@ -50,7 +52,9 @@ class BodyLimitMiddleware:
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self._max:
-                await _answer(send, 413, self._too_large(f"is longer than {self._max} bytes"))
+                await send_detail(
+                    send, 413, self._too_large(f"is longer than {self._max} bytes"), close=True
+                )
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -89,23 +93,6 @@ def _replaying(first: Message, receive: Receive) -> Receive:
         return pending.pop() if pending else await receive()
 
     return replay
-
-
-async def _answer(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                # The unread rest of the body would otherwise be taken for the next request.
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def install_body_limit(app: FastAPI, max_body_bytes: int) -> None:

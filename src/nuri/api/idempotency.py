@@ -12,15 +12,14 @@ most once for that caller and key (the rules are in :mod:`nuri.service.idempoten
 Requests without the header, or whose token does not resolve (the route then answers 401, or 429
 for an address with too many failed sign-ins), pass through untouched. The sign-in attempt made
 here counts against the address's limit as the route's own would, and the route takes its outcome
-from the request's state rather than making (and counting) a second one. The body is read whole before the route sees it, to fingerprint it; the body
-size limit outside this middleware bounds it.
+from the request's state rather than making (and counting) a second one. The body is read whole
+before the route sees it, to fingerprint it; the body size limit outside this middleware bounds it.
 """
-
-import json
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nuri.api.detail_answer import send_detail
 from nuri.domain.errors import DomainError, TooManyAttempts
 from nuri.service.directory import Directory
 from nuri.service.idempotency import (
@@ -73,7 +72,7 @@ class IdempotencyMiddleware:
         try:
             key = check_key(raw_key.decode("latin-1"))
         except DomainError as error:
-            await _send_json(send, 400, {"detail": error.message})
+            await send_detail(send, 400, error.message)
             return
         address = scope["client"][0] if scope.get("client") else "unknown"
         try:
@@ -103,7 +102,7 @@ class IdempotencyMiddleware:
         try:
             stored = await run_in_threadpool(self._requests.stored_answer, request)
         except IdempotencyKeyReused as error:
-            await _send_json(send, 422, {"detail": error.message})
+            await send_detail(send, 422, error.message)
             return
         if stored is not None:
             await _replay(send, stored)
@@ -174,18 +173,3 @@ async def _replay(send: Send, stored: StoredAnswer) -> None:
         }
     )
     await send({"type": "http.response.body", "body": stored.body})
-
-
-async def _send_json(send: Send, status: int, payload: dict[str, str]) -> None:
-    body = json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
