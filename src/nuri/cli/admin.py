@@ -9,15 +9,10 @@ from typing import Annotated
 
 import typer
 
-from nuri.cli.client import ApiClient, CliError
+from nuri.cli.client import CliError, client_for
 from nuri.cli.render import print_json
 
 app = typer.Typer(help="Administer the commons (admin token needed).", no_args_is_help=True)
-
-
-def _client(ctx: typer.Context) -> ApiClient:
-    settings = ctx.find_root().obj
-    return ApiClient(settings["url"], settings["token"])
 
 
 @app.command("create-hub")
@@ -30,7 +25,7 @@ def create_hub(
     title: Annotated[str, typer.Option(help="Full name.")] = "",
 ) -> None:
     """Create a hub."""
-    print_json(_client(ctx).post("/hubs", {"name": name, "title": title, "operator": operator}))
+    print_json(client_for(ctx).post("/hubs", {"name": name, "title": title, "operator": operator}))
 
 
 @app.command("create-pool")
@@ -49,7 +44,7 @@ def create_pool(
     from nuri.domain.jobs import parse_duration
 
     print_json(
-        _client(ctx).post(
+        client_for(ctx).post(
             "/pools",
             {
                 "name": name,
@@ -73,7 +68,7 @@ def create_org(
     title: Annotated[str, typer.Option(help="Full name.")] = "",
 ) -> None:
     """Create an organisation."""
-    print_json(_client(ctx).post("/organisations", {"name": name, "title": title, "kind": kind}))
+    print_json(client_for(ctx).post("/organisations", {"name": name, "title": title, "kind": kind}))
 
 
 @app.command("create-user")
@@ -86,7 +81,7 @@ def create_user(
 ) -> None:
     """Create a user and print their first token (shown only once)."""
     body = {"name": name, "role": role, "organisation": org, "display_name": display_name}
-    print_json(_client(ctx).post("/users", body))
+    print_json(client_for(ctx).post("/users", body))
 
 
 @app.command("token")
@@ -101,7 +96,7 @@ def token(
 ) -> None:
     """Issue another token for a user (yourself, or anyone as an admin); printed once."""
     body = {"label": label, "expires_in_days": expires_in_days}
-    print_json(_client(ctx).post(f"/users/{user}/tokens", body))
+    print_json(client_for(ctx).post(f"/users/{user}/tokens", body))
 
 
 @app.command("create-project")
@@ -117,7 +112,7 @@ def create_project(
 ) -> None:
     """Create a project led by a PI."""
     body = {"name": name, "title": title, "field": field, "organisation": org, "pi": pi}
-    print_json(_client(ctx).post("/projects", body))
+    print_json(client_for(ctx).post("/projects", body))
 
 
 @app.command("add-member")
@@ -127,7 +122,7 @@ def add_member(
     user: Annotated[str, typer.Argument(help="User to add.")],
 ) -> None:
     """Add a user to a project (admins, or the project's PI)."""
-    print_json(_client(ctx).post(f"/projects/{project}/members", {"user": user}))
+    print_json(client_for(ctx).post(f"/projects/{project}/members", {"user": user}))
 
 
 @app.command("create-allocation")
@@ -152,13 +147,13 @@ def create_allocation(
         "ends_at": ends_at.isoformat(),
         "note": note,
     }
-    print_json(_client(ctx).post("/allocations", body))
+    print_json(client_for(ctx).post("/allocations", body))
 
 
 @app.command("users")
 def users(ctx: typer.Context) -> None:
     """List users (JSON)."""
-    print_json(_client(ctx).get("/users"))
+    print_json(client_for(ctx).get("/users"))
 
 
 @app.command("allocations")
@@ -167,7 +162,7 @@ def allocations(
     project: Annotated[str | None, typer.Option(help="Only this project's.")] = None,
 ) -> None:
     """List allocations with their balances (JSON)."""
-    print_json(_client(ctx).get("/allocations", project=project))
+    print_json(client_for(ctx).get("/allocations", project=project))
 
 
 @app.command("create-reservation")
@@ -194,7 +189,7 @@ def create_reservation(
         "ends_at": ends_at.isoformat(),
         "note": note,
     }
-    print_json(_client(ctx).post("/reservations", body))
+    print_json(client_for(ctx).post("/reservations", body))
 
 
 @app.command("reservation-demand")
@@ -204,13 +199,13 @@ def reservation_demand(
     wanted: Annotated[int, typer.Argument(help="Devices the service needs now.")],
 ) -> None:
     """Set how many reserved devices the service needs now (borrowers are preempted if needed)."""
-    print_json(_client(ctx).post(f"/reservations/{name}/demand", {"wanted": wanted}))
+    print_json(client_for(ctx).post(f"/reservations/{name}/demand", {"wanted": wanted}))
 
 
 @app.command("reservations")
 def reservations(ctx: typer.Context) -> None:
     """List reservations (JSON)."""
-    print_json(_client(ctx).get("/reservations"))
+    print_json(client_for(ctx).get("/reservations"))
 
 
 def _period(starts: str | None, ends: str | None) -> tuple[datetime, datetime]:

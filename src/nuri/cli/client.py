@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 import httpx
+import typer
 
 RETRIES = 3
 
@@ -69,6 +70,12 @@ class ApiClient:
         if response.status_code >= 400:
             raise CliError(_message(response))
         return response.json() if decode else response.text
+
+
+def client_for(ctx: typer.Context, timeout_s: float = 30.0) -> ApiClient:
+    """The API client for a command: the URL and token given to ``nuri`` (or its environment)."""
+    settings = ctx.find_root().obj
+    return ApiClient(settings["url"], settings["token"], timeout_s=timeout_s)
 
 
 def _message(response: httpx.Response) -> str:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from nuri.cli.client import ApiClient, CliError
+from nuri.cli.client import ApiClient, CliError, client_for
 from nuri.cli.render import errors, print_json, print_table
 from nuri.forecasting.forecast import Forecast
 from nuri.forecasting.series import Series, series_from_points
@@ -63,8 +63,7 @@ def forecast(
     else:
         if models:
             raise CliError("--model applies to a series file; the server chooses for its series")
-        settings = ctx.find_root().obj
-        client = ApiClient(settings["url"], settings["token"], timeout_s=300.0)
+        client = client_for(ctx, timeout_s=300.0)
         with status.status(f"forecasting {series} on the server"):
             result = Forecast.from_json(
                 client.get("/forecasts", series=series, horizon=horizon, step=step, days=days)

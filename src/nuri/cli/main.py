@@ -18,7 +18,7 @@ from nuri.api.v1.schemas import MAX_PAGE_SIZE
 from nuri.backends.protocol import BackendError
 from nuri.cli import admin, programmes, reports, slurm, tokens, trace
 from nuri.cli.backup import backup, restore
-from nuri.cli.client import ApiClient, CliError
+from nuri.cli.client import CliError, client_for
 from nuri.cli.forecast import forecast
 from nuri.cli.plan import estimate, plan
 from nuri.cli.render import errors, hours, print_json, print_table, when, won
@@ -75,11 +75,6 @@ def main(
     ] = None,
 ) -> None:
     ctx.obj = {"url": url, "token": token}
-
-
-def client(ctx: typer.Context) -> ApiClient:
-    settings = ctx.find_root().obj
-    return ApiClient(settings["url"], settings["token"])
 
 
 # -- serving ------------------------------------------------------------------------------------
@@ -229,7 +224,7 @@ def submit(
         "preemptible": preemptible,
         "workdir": os.getcwd(),
     }
-    job = client(ctx).post("/jobs", body, idempotency_key=idempotency_key)
+    job = client_for(ctx).post("/jobs", body, idempotency_key=idempotency_key)
     typer.echo(job["id"])
     errors.print(
         f"queued job {job['id']} on {job['pool']} ({job['gpus']} device(s),"
@@ -250,7 +245,7 @@ def jobs(
     as_json: JsonFlag = False,
 ) -> None:
     """List jobs in your projects, newest first."""
-    found = client(ctx).get("/jobs", project=project, state=state, limit=limit)
+    found = client_for(ctx).get("/jobs", project=project, state=state, limit=limit)
     if as_json:
         print_json(found)
         return
@@ -282,7 +277,7 @@ def job_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show one job: state, place in the queue, devices, times and cost."""
-    job = client(ctx).get(f"/jobs/{job_id}")
+    job = client_for(ctx).get(f"/jobs/{job_id}")
     if as_json:
         print_json(job)
         return
@@ -324,7 +319,7 @@ def logs(
     ] = False,
 ) -> None:
     """Print a job's output (stdout and stderr together)."""
-    api = client(ctx)
+    api = client_for(ctx)
     offset = 0
     while True:
         chunk = api.get(f"/jobs/{job_id}/logs", offset=offset)
@@ -339,7 +334,7 @@ def logs(
 @app.command()
 def cancel(ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.")]) -> None:
     """Cancel a job (a running one stops within a scheduling cycle)."""
-    job = client(ctx).post(f"/jobs/{job_id}/cancel")
+    job = client_for(ctx).post(f"/jobs/{job_id}/cancel")
     if job["state"] == "CANCELLED":
         errors.print(f"job {job_id} cancelled")
     else:
@@ -356,7 +351,7 @@ def usage(
     as_json: JsonFlag = False,
 ) -> None:
     """Awarded, used and remaining H100e GPU-hours and the cost in won, for one project."""
-    report = client(ctx).get(f"/projects/{project}/usage")
+    report = client_for(ctx).get(f"/projects/{project}/usage")
     if as_json:
         print_json(report)
         return
@@ -411,7 +406,7 @@ def usage(
 @app.command()
 def projects(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the projects you lead or belong to."""
-    found = client(ctx).get("/projects")
+    found = client_for(ctx).get("/projects")
     if as_json:
         print_json(found)
         return
@@ -436,7 +431,7 @@ def projects(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @app.command()
 def pools(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the pools: accelerator, size, free devices, queue, exchange rate and price."""
-    found = client(ctx).get("/pools")
+    found = client_for(ctx).get("/pools")
     if as_json:
         print_json(found)
         return

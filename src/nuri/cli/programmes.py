@@ -31,7 +31,7 @@ import typer
 from rich.markup import escape
 
 from nuri.api.v1.schemas import MAX_PAGE_SIZE
-from nuri.cli.client import ApiClient, CliError
+from nuri.cli.client import CliError, client_for
 from nuri.cli.render import errors, print_json, print_table, when
 
 call_app = typer.Typer(
@@ -93,11 +93,6 @@ CallArg = Annotated[str, typer.Argument(help="Call name.", show_default=False)]
 ProposalArg = Annotated[str, typer.Argument(help="Proposal name.", show_default=False)]
 
 TIME_EXAMPLE = "2027-01-31T18:00+09:00"
-
-
-def _client(ctx: typer.Context) -> ApiClient:
-    settings = ctx.find_root().obj
-    return ApiClient(settings["url"], settings["token"])
 
 
 def _say(message: str) -> None:
@@ -166,7 +161,7 @@ def call_create(
         "eligible_kinds": eligible or [],
         "tier": tier,
     }
-    created = _client(ctx).post("/calls", body)
+    created = client_for(ctx).post("/calls", body)
     if as_json:
         print_json(created)
         return
@@ -179,7 +174,7 @@ def call_create(
 @call_app.command("list")
 def call_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the calls, oldest first."""
-    calls = _client(ctx).get("/calls")
+    calls = client_for(ctx).get("/calls")
     if as_json:
         print_json(calls)
         return
@@ -205,7 +200,7 @@ def call_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @call_app.command("show")
 def call_show(ctx: typer.Context, name: CallArg, as_json: JsonFlag = False) -> None:
     """Show one call: dates, budgets, eligibility and its rubric."""
-    call = _client(ctx).get(f"/calls/{name}")
+    call = client_for(ctx).get(f"/calls/{name}")
     if as_json:
         print_json(call)
         return
@@ -232,7 +227,7 @@ def call_show(ctx: typer.Context, name: CallArg, as_json: JsonFlag = False) -> N
 @call_app.command("ranking")
 def call_ranking(ctx: typer.Context, name: CallArg, as_json: JsonFlag = False) -> None:
     """Rank the reviewed proposals by normalised score (managers)."""
-    ranked = _client(ctx).get(f"/calls/{name}/ranking")
+    ranked = client_for(ctx).get(f"/calls/{name}/ranking")
     if as_json:
         print_json(ranked)
         return
@@ -249,7 +244,7 @@ def call_ranking(ctx: typer.Context, name: CallArg, as_json: JsonFlag = False) -
 @call_app.command("award-plan")
 def call_award_plan(ctx: typer.Context, name: CallArg, as_json: JsonFlag = False) -> None:
     """The optimiser's proposed awards, not yet decided (managers)."""
-    plan = _client(ctx).get(f"/calls/{name}/award-plan")
+    plan = client_for(ctx).get(f"/calls/{name}/award-plan")
     if as_json:
         print_json(plan)
         return
@@ -323,7 +318,7 @@ def proposal_create(
         "data_plan": data_plan,
         "model_plan": model_plan,
     }
-    created = _client(ctx).post(f"/calls/{call}/proposals", body)
+    created = client_for(ctx).post(f"/calls/{call}/proposals", body)
     if as_json:
         print_json(created)
         return
@@ -371,7 +366,7 @@ def proposal_update(
             body[key] = value
     if not body:
         raise CliError("say what to change, e.g. --title or --request h100-ksc=1200")
-    changed = _client(ctx).patch(f"/calls/{call}/proposals/{name}", body)
+    changed = client_for(ctx).patch(f"/calls/{call}/proposals/{name}", body)
     if as_json:
         print_json(changed)
         return
@@ -383,7 +378,7 @@ def proposal_submit(
     ctx: typer.Context, call: CallArg, name: ProposalArg, as_json: JsonRecord = False
 ) -> None:
     """Submit a draft proposal (by the call's deadline)."""
-    proposal = _client(ctx).post(f"/calls/{call}/proposals/{name}/submit")
+    proposal = client_for(ctx).post(f"/calls/{call}/proposals/{name}/submit")
     if as_json:
         print_json(proposal)
         return
@@ -398,7 +393,7 @@ def proposal_withdraw(
     ctx: typer.Context, call: CallArg, name: ProposalArg, as_json: JsonRecord = False
 ) -> None:
     """Withdraw a draft or submitted proposal."""
-    proposal = _client(ctx).post(f"/calls/{call}/proposals/{name}/withdraw")
+    proposal = client_for(ctx).post(f"/calls/{call}/proposals/{name}/withdraw")
     if as_json:
         print_json(proposal)
         return
@@ -408,7 +403,7 @@ def proposal_withdraw(
 @proposal_app.command("list")
 def proposal_list(ctx: typer.Context, call: CallArg, as_json: JsonFlag = False) -> None:
     """List a call's proposals you may see (managers: all; reviewers: assigned; PIs: theirs)."""
-    proposals = _client(ctx).get(f"/calls/{call}/proposals")
+    proposals = client_for(ctx).get(f"/calls/{call}/proposals")
     if as_json:
         print_json(proposals)
         return
@@ -454,7 +449,7 @@ def review_assign(
     as_json: JsonRecord = False,
 ) -> None:
     """Assign a reviewer to a submitted proposal (managers; refused on a conflict of interest)."""
-    review = _client(ctx).post(
+    review = client_for(ctx).post(
         f"/calls/{call}/proposals/{proposal}/reviewers", {"reviewer": reviewer}
     )
     if as_json:
@@ -482,7 +477,7 @@ def review_submit(
             score, "--score", "CRITERION=N", "--score merit=4"
         ).items()
     }
-    review = _client(ctx).put(
+    review = client_for(ctx).put(
         f"/calls/{call}/proposals/{proposal}/review", {"scores": scores, "comment": comment}
     )
     if as_json:
@@ -496,7 +491,7 @@ def review_submit(
 @review_app.command("list")
 def review_list(ctx: typer.Context, call: CallArg, as_json: JsonFlag = False) -> None:
     """List a call's reviews (managers: all; reviewers: their own)."""
-    reviews = _client(ctx).get(f"/calls/{call}/reviews")
+    reviews = client_for(ctx).get(f"/calls/{call}/reviews")
     if as_json:
         print_json(reviews)
         return
@@ -527,7 +522,7 @@ def conflict_declare(
     as_json: JsonFlag = False,
 ) -> None:
     """Declare a conflict of interest; lists every subject you have declared."""
-    declared = _client(ctx).post("/conflicts", {"subject": subject})
+    declared = client_for(ctx).post("/conflicts", {"subject": subject})
     if as_json:
         print_json(declared)
         return
@@ -559,7 +554,7 @@ def award_decide(
 ) -> None:
     """Decide a closed call's awards from the plan, with any overrides (managers; final)."""
     body = {"overrides": _overrides(override or [], reason or [])}
-    decided = _client(ctx).post(f"/calls/{call}/awards", body)
+    decided = client_for(ctx).post(f"/calls/{call}/awards", body)
     if as_json:
         print_json(decided)
         return
@@ -569,7 +564,7 @@ def award_decide(
 @award_app.command("list")
 def award_list(ctx: typer.Context, call: CallArg, as_json: JsonFlag = False) -> None:
     """List a call's decided awards."""
-    decided = _client(ctx).get(f"/calls/{call}/awards")
+    decided = client_for(ctx).get(f"/calls/{call}/awards")
     if as_json:
         print_json(decided)
         return
@@ -606,7 +601,7 @@ def audit(
     as_json: JsonFlag = False,
 ) -> None:
     """Read the programmes' audit log: assignments, awards, overrides (managers and admins)."""
-    entries = _client(ctx).get("/audit", limit=limit)
+    entries = client_for(ctx).get("/audit", limit=limit)
     if as_json:
         print_json(entries)
         return
@@ -781,7 +776,7 @@ def stage_add(
     """Add the next stage of a decided call, with its evaluation task and gate rule."""
     if top_k is None and threshold is None:
         raise CliError("a stage's gate needs --top-k N, --threshold X, or both")
-    stage = _client(ctx).post(
+    stage = client_for(ctx).post(
         f"/calls/{call}/stages",
         {
             "name": name,
@@ -805,7 +800,7 @@ def stage_add(
 @stage_app.command("list")
 def stage_list(ctx: typer.Context, call: CallArg, as_json: JsonFlag = False) -> None:
     """The stages of a call and the teams competing in each."""
-    stages = _client(ctx).get(f"/calls/{call}/stages")
+    stages = client_for(ctx).get(f"/calls/{call}/stages")
     if as_json:
         print_json(stages)
         return
@@ -832,7 +827,7 @@ def stage_gate(
     ctx: typer.Context, call: CallArg, stage: StageArg, as_json: JsonRecord = False
 ) -> None:
     """Decide a stage: the best teams continue (allocations extended), the others stop."""
-    decision = _client(ctx).post(f"/calls/{call}/stages/{stage}/gate")
+    decision = client_for(ctx).post(f"/calls/{call}/stages/{stage}/gate")
     if as_json:
         print_json(decision)
         return
@@ -852,7 +847,7 @@ def eval_submit(
     as_json: JsonRecord = False,
 ) -> None:
     """Run the stage's evaluation on your team's model (a job charged to your project)."""
-    run = _client(ctx).post(
+    run = client_for(ctx).post(
         f"/calls/{call}/stages/{stage}/evaluations", {"proposal": proposal, "model": model}
     )
     if as_json:
@@ -866,7 +861,7 @@ def eval_list(
     ctx: typer.Context, call: CallArg, stage: StageArg, as_json: JsonFlag = False
 ) -> None:
     """A stage's evaluation runs with their jobs and metrics."""
-    runs = _client(ctx).get(f"/calls/{call}/stages/{stage}/evaluations")
+    runs = client_for(ctx).get(f"/calls/{call}/stages/{stage}/evaluations")
     if as_json:
         print_json(runs)
         return
@@ -892,7 +887,7 @@ def eval_leaderboard(
     ctx: typer.Context, call: CallArg, stage: StageArg, as_json: JsonFlag = False
 ) -> None:
     """The stage's teams ranked by their best evaluation."""
-    board = _client(ctx).get(f"/calls/{call}/stages/{stage}/leaderboard")
+    board = client_for(ctx).get(f"/calls/{call}/stages/{stage}/leaderboard")
     if as_json:
         print_json(board)
         return
@@ -936,7 +931,7 @@ def catalog_add(
     name, at, version = reference.partition("@")
     if not at or not name or not version:
         raise CliError(f"write the entry as NAME@VERSION, e.g. {name or 'snu-ko-7b'}@1.0")
-    entry = _client(ctx).post(
+    entry = client_for(ctx).post(
         "/catalogue",
         {
             "kind": kind, "name": name, "version": version, "project": project,
@@ -957,7 +952,7 @@ def catalog_list(
     as_json: JsonFlag = False,
 ) -> None:
     """The entries you may see."""
-    entries = _client(ctx).get("/catalogue", kind=kind)
+    entries = client_for(ctx).get("/catalogue", kind=kind)
     if as_json:
         print_json(entries)
         return
@@ -979,7 +974,7 @@ def catalog_show(
     kind: KindOption = "model",
 ) -> None:
     """One entry, as JSON."""
-    print_json(_client(ctx).get(f"/catalogue/{kind}/{reference}"))
+    print_json(client_for(ctx).get(f"/catalogue/{kind}/{reference}"))
 
 
 @catalog_app.command("purchase")
@@ -994,7 +989,7 @@ def catalog_purchase(
     as_json: JsonRecord = False,
 ) -> None:
     """Record a public agency's use of a premium entry (managers; once per contract)."""
-    purchase = _client(ctx).post(
+    purchase = client_for(ctx).post(
         f"/catalogue/{kind}/{reference}/purchases",
         {"buyer": buyer, "krw": krw, "contract": contract, "purpose": purpose},
     )
@@ -1007,7 +1002,7 @@ def catalog_purchase(
 @catalog_app.command("purchases")
 def catalog_purchases(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Purchases of catalogue entries (all for managers; your teams' otherwise)."""
-    purchases = _client(ctx).get("/catalogue/purchases")
+    purchases = client_for(ctx).get("/catalogue/purchases")
     if as_json:
         print_json(purchases)
         return
@@ -1038,7 +1033,7 @@ def course_create(
     as_json: JsonRecord = False,
 ) -> None:
     """Create a course (managers): the instructor's course project and its term award."""
-    course = _client(ctx).post(
+    course = client_for(ctx).post(
         "/courses",
         {
             "name": name, "title": title, "instructor": instructor, "gpu_hours": gpu_hours,
@@ -1061,7 +1056,7 @@ def course_enrol(
     csv_file: Annotated[Path, typer.Option("--csv", help="CSV with the header name,display_name.")],
 ) -> None:
     """Enrol the students of a CSV (all or none); prints their tokens as JSON, once."""
-    enrolled = _client(ctx).post(
+    enrolled = client_for(ctx).post(
         f"/courses/{course}/students", {"students_csv": _read(csv_file, "--csv")}
     )
     print_json(enrolled)
@@ -1075,7 +1070,7 @@ def course_students(
     as_json: JsonFlag = False,
 ) -> None:
     """Each student's cap and use (the instructor and managers)."""
-    rows = _client(ctx).get(f"/courses/{course}/students")
+    rows = client_for(ctx).get(f"/courses/{course}/students")
     if as_json:
         print_json(rows)
         return

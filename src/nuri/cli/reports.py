@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nuri.cli.client import ApiClient, CliError
+from nuri.cli.client import CliError, client_for
 from nuri.cli.render import hours, print_json, print_table, when, won
 
 report_app = typer.Typer(
@@ -23,13 +23,8 @@ CsvFile = Annotated[
 ]
 
 
-def _client(ctx: typer.Context) -> ApiClient:
-    settings = ctx.find_root().obj
-    return ApiClient(settings["url"], settings["token"])
-
-
 def _save_csv(ctx: typer.Context, path: Path, endpoint: str, **params: Any) -> None:
-    text = _client(ctx).get_text(endpoint, format="csv", **params)
+    text = client_for(ctx).get_text(endpoint, format="csv", **params)
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as error:
@@ -54,7 +49,7 @@ def spend(
     if csv is not None:
         _save_csv(ctx, csv, "/reports/spend", by=by, since=since)
         return
-    rows = _client(ctx).get("/reports/spend", by=by, since=since)
+    rows = client_for(ctx).get("/reports/spend", by=by, since=since)
     if as_json:
         print_json(rows)
         return
@@ -88,7 +83,7 @@ def burn_down(
     if csv is not None:
         _save_csv(ctx, csv, "/reports/burn-down", programme=programme)
         return
-    rows = _client(ctx).get("/reports/burn-down", programme=programme)
+    rows = client_for(ctx).get("/reports/burn-down", programme=programme)
     if as_json:
         print_json(rows)
         return
@@ -122,7 +117,7 @@ def programmes(ctx: typer.Context, csv: CsvFile = None, as_json: JsonFlag = Fals
     if csv is not None:
         _save_csv(ctx, csv, "/reports/burn-down/programmes")
         return
-    rows = _client(ctx).get("/reports/burn-down/programmes")
+    rows = client_for(ctx).get("/reports/burn-down/programmes")
     if as_json:
         print_json(rows)
         return
@@ -159,7 +154,7 @@ def curve(
     if csv is not None:
         _save_csv(ctx, csv, f"/reports/burn-down/{allocation}")
         return
-    rows = _client(ctx).get(f"/reports/burn-down/{allocation}")
+    rows = client_for(ctx).get(f"/reports/burn-down/{allocation}")
     if as_json:
         print_json(rows)
         return
@@ -187,7 +182,7 @@ def needs(
     if csv is not None:
         _save_csv(ctx, csv, "/reports/needs", days=days)
         return
-    rows = _client(ctx).get("/reports/needs", days=days)
+    rows = client_for(ctx).get("/reports/needs", days=days)
     if as_json:
         print_json(rows)
         return
@@ -229,7 +224,7 @@ def demand(
     as_json: JsonFlag = False,
 ) -> None:
     """Demand from the commons' records: hours demanded (waiting + running), delivered, waiting."""
-    found = _client(ctx).get("/demand", series=series, step=step, days=days)
+    found = client_for(ctx).get("/demand", series=series, step=step, days=days)
     if out is not None:
         lines = ["timestamp,value"] + [f"{p['timestamp']},{p['demanded']}" for p in found["points"]]
         try:

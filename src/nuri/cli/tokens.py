@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nuri.cli.client import ApiClient
+from nuri.cli.client import ApiClient, client_for
 from nuri.cli.render import print_json, print_table
 
 app = typer.Typer(help="List and revoke API tokens.", no_args_is_help=True)
@@ -16,11 +16,6 @@ app = typer.Typer(help="List and revoke API tokens.", no_args_is_help=True)
 UserOption = Annotated[
     str | None, typer.Option("--user", help="Whose tokens (admins only; default: yours).")
 ]
-
-
-def _client(ctx: typer.Context) -> ApiClient:
-    settings = ctx.find_root().obj
-    return ApiClient(settings["url"], settings["token"])
 
 
 def _owner(client: ApiClient, user: str | None) -> str:
@@ -37,7 +32,7 @@ def list_tokens(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Your tokens (or --user's), revoked and expired ones too."""
-    client = _client(ctx)
+    client = client_for(ctx)
     owner = _owner(client, user)
     rows: list[dict[str, Any]] = client.get(f"/users/{owner}/tokens")
     if as_json:
@@ -67,5 +62,5 @@ def revoke(
     user: UserOption = None,
 ) -> None:
     """Revoke a token at once: the API refuses it and its portal sessions end."""
-    client = _client(ctx)
+    client = client_for(ctx)
     print_json(client.post(f"/users/{_owner(client, user)}/tokens/{token_id}/revoke"))
