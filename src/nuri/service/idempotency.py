@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import chain
 from typing import Any
 
 from sqlalchemy import delete, event, select, update
@@ -53,7 +52,10 @@ MAX_STORED_ANSWER_BYTES = 1_000_000
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,100}")
 """Printable ASCII without spaces: a UUID, a ULID, or any token a client makes."""
 
-_WRITTEN_TABLES = "nuri_idempotency_written_tables"
+_WROTE = "nuri_idempotency_wrote"
+"""Session info: this transaction has written something (so it carries the request's work)."""
+_CLAIM = "nuri_idempotency_claim"
+"""Session info: the claim this transaction adds its key for, marked claimed once it commits."""
 
 
 class IdempotencyKeyReused(DomainError):
@@ -219,23 +221,14 @@ def _install_claim_hooks(sessions: sessionmaker[Session]) -> None:
     event.listen(sessions, "after_rollback", _forget_writes)
 
 
-def _written(session: Session) -> set[str]:
-    tables: set[str] = session.info.setdefault(_WRITTEN_TABLES, set())
-    return tables
-
-
 def _note_flushed_writes(session: Session, _flush_context: Any) -> None:
-    if _CURRENT.get() is None:
-        return
-    for instance in chain(session.new, session.dirty, session.deleted):
-        _written(session).add(type(instance).__name__)
+    if _CURRENT.get() is not None and (session.new or session.dirty or session.deleted):
+        session.info[_WROTE] = True
 
 
 def _note_statement_writes(state: ORMExecuteState) -> None:
-    if _CURRENT.get() is None:
-        return
-    if state.is_insert or state.is_update or state.is_delete:
-        _written(state.session).add(str(getattr(state.statement, "table", "statement")))
+    if _CURRENT.get() is not None and (state.is_insert or state.is_update or state.is_delete):
+        state.session.info[_WROTE] = True
 
 
 def _claim_before_commit(session: Session) -> None:
@@ -243,7 +236,7 @@ def _claim_before_commit(session: Session) -> None:
     if claim is None or claim.claimed:
         return
     session.flush()
-    if not _written(session):
+    if not session.info.get(_WROTE):
         return  # a read, or a write refused before it happened: the key stays unclaimed
     request = claim.request
     session.add(
@@ -255,7 +248,7 @@ def _claim_before_commit(session: Session) -> None:
             created_at=claim.now,
         )
     )
-    session.info["nuri_idempotency_claim"] = claim
+    session.info[_CLAIM] = claim
     try:
         session.flush()
     except IntegrityError:
@@ -267,12 +260,12 @@ def _claim_before_commit(session: Session) -> None:
 
 
 def _mark_claimed(session: Session) -> None:
-    claim = session.info.pop("nuri_idempotency_claim", None)
+    claim = session.info.pop(_CLAIM, None)
     if claim is not None:
         claim.claimed = True
-    session.info.pop(_WRITTEN_TABLES, None)
+    session.info.pop(_WROTE, None)
 
 
 def _forget_writes(session: Session) -> None:
-    session.info.pop("nuri_idempotency_claim", None)
-    session.info.pop(_WRITTEN_TABLES, None)
+    session.info.pop(_CLAIM, None)
+    session.info.pop(_WROTE, None)
