@@ -27,7 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from nuri.domain.cluster_spec import ClusterSpec, PoolSpec
+from nuri.domain.cluster_spec import ClusterSpec
 from nuri.domain.commons import OrganisationKind, Role
 from nuri.domain.errors import InvalidInput, NotFound
 from nuri.engine.clock import Clock
@@ -37,6 +37,7 @@ from nuri.planning.demand_sampling import synthetic_shapes
 from nuri.service.access import require_commons_reader
 from nuri.service.auth import Actor
 from nuri.service.demand import DemandReports
+from nuri.store import repository
 from nuri.store.dataclass_json import from_jsonable, to_jsonable
 from nuri.store.tables import AnalysisRow, HubRow, PoolRow
 
@@ -165,16 +166,7 @@ class Analyses:
             if row is None:
                 raise NotFound(f"no pool named {item.subject!r}")
             hub = session.get(HubRow, row.hub_id)
-            spec = PoolSpec(
-                pool_id=row.id,
-                hub=hub.name if hub else "",
-                name=row.name,
-                accelerator=row.accelerator,
-                nodes=row.nodes,
-                devices_per_node=row.devices_per_node,
-                rate_milli=row.rate_milli,
-                krw_per_device_hour=row.krw_per_device_hour,
-            )
+            spec = repository.pool_spec_of(row, hub.name if hub else "")
         forecast = self._forecast(Wanted(FORECAST, f"pool:{item.subject}", PLAN_HORIZON), as_of)
         made = plan_capacity(
             ClusterSpec(pools=(spec,)),

@@ -29,7 +29,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from nuri.domain.cluster_spec import ClusterSpec, PoolSpec
+from nuri.domain.cluster_spec import ClusterSpec
 from nuri.domain.jobs import JobState
 from nuri.domain.units import cost_krw, h100e_units
 from nuri.forecasting.forecast import Forecast, ForecastPoint
@@ -37,6 +37,7 @@ from nuri.planning.demand_sampling import JobShapes, sample_demand, synthetic_sh
 from nuri.policy.registry import policy_named
 from nuri.sim.metrics import Segment
 from nuri.sim.simulator import SimJob, Simulator
+from nuri.store import repository
 from nuri.store.tables import (
     AllocationPoolRow,
     AllocationRow,
@@ -76,19 +77,7 @@ def seed_demo_history(
         pools = list(session.scalars(select(PoolRow).order_by(PoolRow.id)))
         projects = {row.name: row for row in session.scalars(select(ProjectRow))}
         cluster = ClusterSpec(
-            pools=tuple(
-                PoolSpec(
-                    pool_id=row.id,
-                    hub=str(row.hub_id),
-                    name=row.name,
-                    accelerator=row.accelerator,
-                    nodes=row.nodes,
-                    devices_per_node=row.devices_per_node,
-                    rate_milli=row.rate_milli,
-                    krw_per_device_hour=row.krw_per_device_hour,
-                )
-                for row in pools
-            )
+            pools=tuple(repository.pool_spec_of(row, str(row.hub_id)) for row in pools)
         )
         jobs, owner = _sample_jobs(pools, pool_projects, projects, origin, now)
         result = Simulator(cluster, policy_named(policy, live=True)).run(jobs)

@@ -6,6 +6,7 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from nuri.domain.cluster_spec import PoolSpec
 from nuri.domain.commons import (
     Allocation,
     Hub,
@@ -82,6 +83,20 @@ def project_of(session: Session, row: ProjectRow) -> Project:
         organisation_id=row.organisation_id,
         pi_user_id=row.pi_user_id,
         member_ids=frozenset(members),
+    )
+
+
+def pool_spec_of(row: PoolRow, hub: str) -> PoolSpec:
+    """A stored pool as the simulator's and planner's cluster spec sees it, at hub ``hub``."""
+    return PoolSpec(
+        pool_id=row.id,
+        hub=hub,
+        name=row.name,
+        accelerator=row.accelerator,
+        nodes=row.nodes,
+        devices_per_node=row.devices_per_node,
+        rate_milli=row.rate_milli,
+        krw_per_device_hour=row.krw_per_device_hour,
     )
 
 
