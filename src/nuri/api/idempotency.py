@@ -16,11 +16,13 @@ from the request's state rather than making (and counting) a second one. The bod
 before the route sees it, to fingerprint it; the body size limit outside this middleware bounds it.
 """
 
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nuri.api.detail_answer import send_detail
 from nuri.domain.errors import DomainError, TooManyAttempts
+from nuri.service.auth import Actor
 from nuri.service.directory import Directory
 from nuri.service.idempotency import (
     IdempotencyKeyReused,
@@ -46,11 +48,13 @@ class IdempotencyMiddleware:
         self,
         app: ASGIApp,
         *,
+        sessions: sessionmaker[Session],
         requests: IdempotentRequests,
         directory: Directory,
         limits: SignInLimits,
     ) -> None:
         self._app = app
+        self._sessions = sessions
         self._requests = requests
         self._directory = directory
         self._limits = limits
@@ -75,39 +79,51 @@ class IdempotencyMiddleware:
             await send_detail(send, 400, error.message)
             return
         address = scope["client"][0] if scope.get("client") else "unknown"
+        body = await _read_body(receive)
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
         try:
-            actor = await run_in_threadpool(
-                self._limits.attempt, address, lambda: self._directory.actor_for_token(token)
+            actor, request, stored = await run_in_threadpool(
+                self._sign_in_and_look_up,
+                address,
+                token,
+                key,
+                f"{scope['method']} {scope['path']}",
+                fingerprint(scope["method"], scope["path"], query, body),
             )
         except TooManyAttempts:
-            actor = None  # the route refuses it again, with its 429 and Retry-After
-        else:
-            # The route's own authentication takes the outcome from here: one attempt counted.
-            scope.setdefault("state", {})[RESOLVED_ACTOR] = (token, actor)
-        if actor is None:
-            await self._app(scope, receive, send)
+            # The route refuses it again, with its 429 and Retry-After.
+            await self._app(scope, _replaying(body), send)
             return
-        body = await _read_body(receive)
-        request = KeyedRequest(
-            user_id=actor.user_id,
-            key=key,
-            request=f"{scope['method']} {scope['path']}",
-            fingerprint=fingerprint(
-                scope["method"],
-                scope["path"],
-                bytes(scope.get("query_string", b"")).decode("latin-1"),
-                body,
-            ),
-        )
-        try:
-            stored = await run_in_threadpool(self._requests.stored_answer, request)
         except IdempotencyKeyReused as error:
             await send_detail(send, 422, error.message)
             return
-        if stored is not None:
+        # The route's own authentication takes the outcome from here: one attempt counted.
+        scope.setdefault("state", {})[RESOLVED_ACTOR] = (token, actor)
+        if request is None:
+            await self._app(scope, _replaying(body), send)
+        elif stored is not None:
             await _replay(send, stored)
-            return
-        await self._carry_out(scope, body, send, request)
+        else:
+            await self._carry_out(scope, body, send, request)
+
+    def _sign_in_and_look_up(
+        self, address: str, token: str, key: str, request_line: str, body_fingerprint: str
+    ) -> tuple[Actor | None, KeyedRequest | None, StoredAnswer | None]:
+        """The token's user (None if it does not sign in), the keyed request, and its stored
+        answer if any: in one transaction, since every keyed request asks all three."""
+        with self._sessions.begin() as session:
+            actor = self._limits.attempt(
+                address, lambda: self._directory.actor_for_token(token, session), session
+            )
+            if actor is None:
+                return None, None, None
+            request = KeyedRequest(
+                user_id=actor.user_id,
+                key=key,
+                request=request_line,
+                fingerprint=body_fingerprint,
+            )
+            return actor, request, self._requests.stored_answer(request, session)
 
     async def _carry_out(
         self, scope: Scope, body: bytes, send: Send, request: KeyedRequest
@@ -116,9 +132,6 @@ class IdempotencyMiddleware:
         content_type = "application/json"
         secret = False
         chunks: list[bytes] = []
-
-        async def receive_body() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
 
         async def send_and_keep(message: Message) -> None:
             nonlocal status, content_type, secret
@@ -134,7 +147,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         with self._requests.carrying_out(request) as claim:
-            await self._app(scope, receive_body, send_and_keep)
+            await self._app(scope, _replaying(body), send_and_keep)
         if status < 500 and not secret:
             await run_in_threadpool(
                 self._requests.store_answer, claim, status, content_type, b"".join(chunks)
@@ -158,6 +171,15 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _replaying(body: bytes) -> Receive:
+    """A receive channel that hands the route the body already read here."""
+
+    async def receive_body() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive_body
 
 
 async def _replay(send: Send, stored: StoredAnswer) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +52,7 @@ from nuri.service.views import (
     UserView,
 )
 from nuri.store import repository
+from nuri.store.database import joined_or_new
 from nuri.store.tables import (
     AllocationPoolRow,
     AllocationRow,
@@ -64,6 +65,17 @@ from nuri.store.tables import (
     ReservationRow,
     TokenRow,
     UserRow,
+)
+
+# Every API request signs in with this statement: built once, so its compiled form is reused.
+_TOKEN_OWNER = (
+    select(UserRow.id, UserRow.name, UserRow.role)
+    .join(TokenRow, TokenRow.user_id == UserRow.id)
+    .where(
+        TokenRow.digest == bindparam("digest"),
+        TokenRow.revoked_at.is_(None),
+        or_(TokenRow.expires_at.is_(None), TokenRow.expires_at > bindparam("now")),
+    )
 )
 
 EnumT = TypeVar("EnumT", bound=StrEnum)
@@ -88,21 +100,17 @@ class Directory:
 
     # -- authentication -------------------------------------------------------------------
 
-    def actor_for_token(self, token: str) -> Actor | None:
-        """The user a bearer token belongs to, or None if it is unknown, revoked or expired."""
-        with self._sessions.begin() as session:
+    def actor_for_token(self, token: str, session: Session | None = None) -> Actor | None:
+        """The user a bearer token belongs to, or None if it is unknown, revoked or expired
+        (looked up in ``session``'s transaction if one is given)."""
+        with joined_or_new(self._sessions, session) as session:
             row = session.execute(
-                select(UserRow)
-                .join(TokenRow, TokenRow.user_id == UserRow.id)
-                .where(
-                    TokenRow.digest == token_digest(token),
-                    TokenRow.revoked_at.is_(None),
-                    or_(TokenRow.expires_at.is_(None), TokenRow.expires_at > self._clock()),
-                )
-            ).scalar_one_or_none()
+                _TOKEN_OWNER, {"digest": token_digest(token), "now": self._clock()}
+            ).one_or_none()
             if row is None:
                 return None
-            return Actor(user_id=row.id, name=row.name, role=Role(row.role))
+            user_id, name, role = row
+            return Actor(user_id=user_id, name=name, role=Role(role))
 
     def issue_token(
         self, actor: Actor, user: str, label: str = "cli", expires_in_days: int | None = None

@@ -33,11 +33,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import bindparam, delete, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from nuri.domain.errors import Conflict, DomainError, InvalidInput
+from nuri.store.database import joined_or_new
 from nuri.store.tables import IdempotencyKeyRow
 
 KEY_RETENTION = timedelta(hours=24)
@@ -51,6 +52,23 @@ MAX_STORED_ANSWER_BYTES = 1_000_000
 
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,100}")
 """Printable ASCII without spaces: a UUID, a ULID, or any token a client makes."""
+
+# Every keyed request runs these two; built once, so their compiled forms are reused.
+_THIS_KEY = (
+    IdempotencyKeyRow.user_id == bindparam("owner"),
+    IdempotencyKeyRow.key == bindparam("named"),
+)
+_KEY_ROW = select(IdempotencyKeyRow).where(*_THIS_KEY)
+_STORE_ANSWER = (
+    update(IdempotencyKeyRow)
+    .where(*_THIS_KEY)
+    .values(
+        # Not named like the columns: SQLAlchemy keeps those names for its own parameters.
+        status_code=bindparam("answer_status"),
+        content_type=bindparam("answer_type"),
+        response_body=bindparam("answer_body"),
+    )
+)
 
 _WROTE = "nuri_idempotency_wrote"
 """Session info: this transaction has written something (so it carries the request's work)."""
@@ -134,20 +152,18 @@ class IdempotentRequests:
         self._pruned_at: datetime | None = None
         _install_claim_hooks(sessions)
 
-    def stored_answer(self, request: KeyedRequest) -> StoredAnswer | None:
+    def stored_answer(
+        self, request: KeyedRequest, session: Session | None = None
+    ) -> StoredAnswer | None:
         """The answer stored for ``request``'s key, or None if it must be carried out now.
 
         Raises IdempotencyKeyReused if the key was used for another request. A key older than
-        KEY_RETENTION is forgotten here, so the request is carried out afresh.
+        KEY_RETENTION is forgotten here, so the request is carried out afresh. With ``session``,
+        the lookup is made in that open transaction.
         """
         now = self._clock()
-        with self._sessions.begin() as session:
-            row = session.scalar(
-                select(IdempotencyKeyRow).where(
-                    IdempotencyKeyRow.user_id == request.user_id,
-                    IdempotencyKeyRow.key == request.key,
-                )
-            )
+        with joined_or_new(self._sessions, session) as session:
+            row = session.scalar(_KEY_ROW, {"owner": request.user_id, "named": request.key})
             if row is None:
                 return None
             if row.created_at < now - KEY_RETENTION:
@@ -191,12 +207,14 @@ class IdempotentRequests:
         request = claim.request
         with self._sessions.begin() as session:
             session.execute(
-                update(IdempotencyKeyRow)
-                .where(
-                    IdempotencyKeyRow.user_id == request.user_id,
-                    IdempotencyKeyRow.key == request.key,
-                )
-                .values(status_code=status_code, content_type=content_type, response_body=text)
+                _STORE_ANSWER,
+                {
+                    "owner": request.user_id,
+                    "named": request.key,
+                    "answer_status": status_code,
+                    "answer_type": content_type,
+                    "answer_body": text,
+                },
             )
             # Forgetting stale keys here, now and then, keeps the table small without a sweeper.
             if self._pruned_at is None or claim.now - self._pruned_at >= PRUNE_EVERY:

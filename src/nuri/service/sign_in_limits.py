@@ -20,15 +20,22 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nuri.domain.errors import TooManyAttempts
 from nuri.engine.clock import Clock
+from nuri.store.database import joined_or_new
 from nuri.store.tables import SignInFailureRow
 
 T = TypeVar("T")
 MAX_ADDRESS_LENGTH = 64
+
+# Every sign-in asks this first; built once, so its compiled form is reused.
+_RECENT_FAILURES = select(func.count()).where(
+    SignInFailureRow.client_address == bindparam("address"),
+    SignInFailureRow.at > bindparam("since"),
+)
 
 
 class SignInLimits:
@@ -42,29 +49,36 @@ class SignInLimits:
         self._limit = limit
         self._window = timedelta(seconds=window_s)
 
-    def attempt(self, address: str, sign_in: Callable[[], T | None]) -> T | None:
+    def attempt(
+        self, address: str, sign_in: Callable[[], T | None], session: Session | None = None
+    ) -> T | None:
         """``sign_in()`` for a client at ``address``, or TooManyAttempts if the address is blocked.
 
-        ``sign_in`` returns None for a failure, which is then recorded against the address.
+        ``sign_in`` returns None for a failure, which is then recorded against the address. With
+        ``session``, the check and the record are made in that open transaction.
         """
         address = address[:MAX_ADDRESS_LENGTH]
-        self.check(address)
+        self.check(address, session)
         signed_in = sign_in()
         if signed_in is None:
-            self.record_failure(address)
+            self.record_failure(address, session)
         return signed_in
 
-    def check(self, address: str) -> None:
+    def check(self, address: str, session: Session | None = None) -> None:
         """Raise TooManyAttempts, with the seconds to wait, if ``address`` is blocked now."""
         now = self._clock()
-        with self._sessions.begin() as session:
-            recent = (
-                SignInFailureRow.client_address == address[:MAX_ADDRESS_LENGTH],
-                SignInFailureRow.at > now - self._window,
+        with joined_or_new(self._sessions, session) as session:
+            address = address[:MAX_ADDRESS_LENGTH]
+            count = (
+                session.scalar(_RECENT_FAILURES, {"address": address, "since": now - self._window})
+                or 0
             )
-            count = session.scalar(select(func.count()).where(*recent)) or 0
             if count < self._limit:
                 return
+            recent = (
+                SignInFailureRow.client_address == address,
+                SignInFailureRow.at > now - self._window,
+            )
             # Once the (count - limit + 1) oldest failures leave the window, one attempt is free.
             freeing = session.scalar(
                 select(SignInFailureRow.at)
@@ -81,10 +95,10 @@ class SignInLimits:
             retry_after_s=wait_s,
         )
 
-    def record_failure(self, address: str) -> None:
+    def record_failure(self, address: str, session: Session | None = None) -> None:
         """Count one failed sign-in against ``address``, and prune failures older than the window."""
         now = self._clock()
-        with self._sessions.begin() as session:
+        with joined_or_new(self._sessions, session) as session:
             session.execute(
                 delete(SignInFailureRow).where(SignInFailureRow.at <= now - self._window)
             )

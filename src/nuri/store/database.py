@@ -2,6 +2,8 @@
 
 import math
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,17 @@ def _sqlite_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def joined_or_new(sessions: sessionmaker[Session], session: Session | None) -> Iterator[Session]:
+    """``session`` if the caller already has a transaction open, else a new transaction.
+
+    Lets a request that does several small things (check the sign-in limit, find the token's
+    user, look its Idempotency-Key up) do them in one round of BEGIN and COMMIT.
+    """
+    if session is not None:
+        yield session
+        return
+    with sessions.begin() as new:
+        yield new
