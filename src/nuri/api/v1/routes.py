@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from nuri.api.idempotency import RESOLVED_ACTOR
 from nuri.api.v1.schemas import (
@@ -43,7 +44,9 @@ router = APIRouter()
 bearer = HTTPBearer(auto_error=False)
 
 
-def commons_of(request: Request) -> Commons:
+# The dependencies below are coroutines on purpose: FastAPI runs a plain ``def`` dependency in a
+# worker thread, and a thread hop costs more than these do. Blocking work goes to a thread.
+async def commons_of(request: Request) -> Commons:
     commons: Commons = request.app.state.commons
     return commons
 
@@ -57,7 +60,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     commons: CommonsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -70,8 +73,10 @@ def current_actor(
         # The idempotency middleware has already made this sign-in attempt (and counted it).
         actor: Actor | None = resolved[1]
     else:
-        actor = commons.sign_in_limits.attempt(
-            client_address(request), lambda: commons.directory.actor_for_token(token)
+        actor = await run_in_threadpool(
+            commons.sign_in_limits.attempt,
+            client_address(request),
+            lambda: commons.directory.actor_for_token(token),
         )
     if actor is None:
         raise HTTPException(
@@ -83,7 +88,7 @@ def current_actor(
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def secret_answer(response: Response) -> None:
+async def secret_answer(response: Response) -> None:
     """Mark an answer that carries a secret (a token): no cache, proxy or idempotency store
     keeps it, so a retry of its request is refused rather than shown the secret again."""
     response.headers["Cache-Control"] = "no-store"
