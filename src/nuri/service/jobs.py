@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,10 +27,10 @@ from nuri.service.views import JobView, MemberSpendView, PoolUsageView, UsageVie
 from nuri.sim.estimate import estimate_starts
 from nuri.store import repository
 from nuri.store.tables import (
-    AllocationRow,
     JobRow,
     LedgerEntryRow,
     PoolRow,
+    ProjectMemberRow,
     ProjectRow,
     UserRow,
 )
@@ -40,6 +40,32 @@ LogReader = Callable[[int, int], bytes]
 
 MAX_COMMAND_BYTES = 64 * 1024
 MAX_LIST = 1000
+
+# Statements of the submission path, built once: at hundreds of submissions a second, building a
+# statement costs more than running it, and a statement object keeps its compiled form cached.
+_JOB_ID_BY_KEY = select(JobRow.id).where(
+    JobRow.submitted_by == bindparam("user_id"), JobRow.idempotency_key == bindparam("key")
+)
+_PROJECT_AND_MEMBERSHIP = select(
+    ProjectRow.id,
+    or_(
+        ProjectRow.pi_user_id == bindparam("user_id"),
+        exists().where(
+            ProjectMemberRow.project_id == ProjectRow.id,
+            ProjectMemberRow.user_id == bindparam("user_id"),
+        ),
+    ),
+).where(ProjectRow.name == bindparam("name"))
+_POOL_NAMED = select(PoolRow).where(PoolRow.name == bindparam("name"))
+_PENDING_AHEAD = select(func.count()).where(
+    JobRow.state == JobState.PENDING.value,
+    or_(
+        JobRow.submitted_at < bindparam("submitted_at"),
+        and_(JobRow.submitted_at == bindparam("submitted_at"), JobRow.id < bindparam("id")),
+    ),
+)
+_PENDING_AHEAD_IN_POOL = _PENDING_AHEAD.where(JobRow.pool_id == bindparam("pool_id"))
+_PENDING_AHEAD_FOR_CLASS = _PENDING_AHEAD.where(JobRow.accelerator == bindparam("class"))
 
 
 class Jobs:
@@ -98,26 +124,11 @@ class Jobs:
                 earlier = self._by_key(session, actor, idempotency_key)
                 if earlier is not None:
                     return self._view(session, earlier)
-                project_row = repository.named(session, ProjectRow, "project", project)
-                if not can_see_project(session, actor, project_row.id):
-                    raise Forbidden(
-                        f"you are not a member of project {project}",
-                        key="jobs.not_member",
-                        params={"project": project},
-                    )
-                pool_row = (
-                    None
-                    if pool is None
-                    else session.scalar(select(PoolRow).where(PoolRow.name == pool))
-                )
+                project_id = self._submittable_project(session, actor, project)
+                pool_row = None if pool is None else session.scalar(_POOL_NAMED, {"name": pool})
                 # Lock the project's allocations (PostgreSQL; SQLite serialises writers anyway)
                 # so that concurrent submissions see each other's holds.
-                session.execute(
-                    select(AllocationRow.id)
-                    .where(AllocationRow.project_id == project_row.id)
-                    .with_for_update()
-                ).all()
-                allocations = repository.project_allocations(session, project_row.id)
+                allocations = repository.project_allocations(session, project_id, lock=True)
                 balances = repository.allocation_balances(session, allocations)
                 now = self._clock()
                 if accelerator is not None:
@@ -152,7 +163,7 @@ class Jobs:
                     )
                 row = JobRow(
                     name=_job_name(name, command),
-                    project_id=project_row.id,
+                    project_id=project_id,
                     allocation_id=admission.allocation_id,
                     pool_id=None if pool_row is None else pool_row.id,
                     accelerator=accelerator,
@@ -173,7 +184,7 @@ class Jobs:
                 )
                 session.add(row)
                 session.flush()
-                return self._view(session, row, submitter=actor)
+                return self._view(session, row, submitter=actor, project_name=project)
         except IntegrityError:
             # A concurrent retry with the same key won the race: return its job.
             with self._sessions.begin() as session:
@@ -389,11 +400,24 @@ class Jobs:
     def _by_key(self, session: Session, actor: Actor, key: str | None) -> JobRow | None:
         if key is None:
             return None
-        return session.scalar(
-            select(JobRow).where(
-                JobRow.submitted_by == actor.user_id, JobRow.idempotency_key == key
+        job_id = session.scalar(_JOB_ID_BY_KEY, {"user_id": actor.user_id, "key": key})
+        return None if job_id is None else session.get(JobRow, job_id)
+
+    def _submittable_project(self, session: Session, actor: Actor, project: str) -> int:
+        """The id of ``project`` if ``actor`` may submit to it: NotFound or Forbidden if not."""
+        found = session.execute(
+            _PROJECT_AND_MEMBERSHIP, {"name": project, "user_id": actor.user_id}
+        ).one_or_none()
+        if found is None:
+            raise NotFound(f"no project named {project!r}")
+        project_id, is_member = found
+        if not (actor.is_admin or is_member):
+            raise Forbidden(
+                f"you are not a member of project {project}",
+                key="jobs.not_member",
+                params={"project": project},
             )
-        )
+        return int(project_id)
 
     def _visible_job(
         self, session: Session, actor: Actor, job_id: int, *, lock: bool = False
@@ -406,9 +430,19 @@ class Jobs:
             raise NotFound(f"no job {job_id} in your projects")
         return row
 
-    def _view(self, session: Session, row: JobRow, submitter: Actor | None = None) -> JobView:
-        """The job as callers see it; ``submitter``, when the caller knows it, saves a lookup."""
-        project = session.get(ProjectRow, row.project_id)
+    def _view(
+        self,
+        session: Session,
+        row: JobRow,
+        submitter: Actor | None = None,
+        project_name: str | None = None,
+    ) -> JobView:
+        """The job as callers see it; ``submitter`` and ``project_name``, when the caller knows
+        them, save lookups."""
+        if project_name is None:
+            project = session.get(ProjectRow, row.project_id)
+            assert project is not None
+            project_name = project.name
         pool = None if row.pool_id is None else session.get(PoolRow, row.pool_id)
         if submitter is not None and submitter.user_id == row.submitted_by:
             user_name = submitter.name
@@ -416,7 +450,6 @@ class Jobs:
             user = session.get(UserRow, row.submitted_by)
             assert user is not None
             user_name = user.name
-        assert project is not None
         charged_units, cost = 0, 0
         if row.attempt > 0 or row.started_at is not None:  # only a run that started is charged
             charged_units, cost = session.execute(
@@ -430,7 +463,7 @@ class Jobs:
             id=row.id,
             name=row.name,
             state=state.value,
-            project=project.name,
+            project=project_name,
             pool=pool.name if pool is not None else f"any {row.accelerator}",
             accelerator=row.accelerator,
             gpus=row.devices,
@@ -459,21 +492,11 @@ class Jobs:
 
 def _queue_position(session: Session, row: JobRow) -> int:
     """1 + the pending jobs that arrived earlier asking for the same pool or class (FIFO order)."""
-    same_queue = (
-        JobRow.pool_id == row.pool_id
-        if row.pool_id is not None
-        else JobRow.accelerator == row.accelerator
-    )
-    ahead = session.scalar(
-        select(func.count()).where(
-            same_queue,
-            JobRow.state == JobState.PENDING.value,
-            or_(
-                JobRow.submitted_at < row.submitted_at,
-                and_(JobRow.submitted_at == row.submitted_at, JobRow.id < row.id),
-            ),
-        )
-    )
+    earlier = {"submitted_at": row.submitted_at, "id": row.id}
+    if row.pool_id is not None:
+        ahead = session.scalar(_PENDING_AHEAD_IN_POOL, earlier | {"pool_id": row.pool_id})
+    else:
+        ahead = session.scalar(_PENDING_AHEAD_FOR_CLASS, earlier | {"class": row.accelerator})
     return 1 + int(ahead or 0)
 
 

@@ -3,8 +3,9 @@
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from nuri.domain.cluster_spec import PoolSpec
 from nuri.domain.commons import (
@@ -169,67 +170,90 @@ def named(session: Session, table: type[RowT], kind: str, name: str) -> RowT:
     return row
 
 
+def _active_names() -> list[str]:
+    return [state.value for state in ACTIVE_STATES]
+
+
+def _balance_sums() -> Select[int, int, int, int]:
+    """Per allocation id in ``ids``: units charged, KRW charged, units held by active jobs."""
+
+    def charged(column: InstrumentedAttribute[int]) -> ScalarSelect[int]:
+        return (
+            select(func.coalesce(func.sum(column), 0))
+            .where(LedgerEntryRow.allocation_id == AllocationRow.id)
+            .correlate(AllocationRow)
+            .scalar_subquery()
+        )
+
+    held = (
+        select(func.coalesce(func.sum(JobRow.hold_units), 0))
+        .where(JobRow.allocation_id == AllocationRow.id, JobRow.state.in_(_active_names()))
+        .correlate(AllocationRow)
+        .scalar_subquery()
+    )
+    return select(
+        AllocationRow.id,
+        charged(LedgerEntryRow.h100e_units),
+        charged(LedgerEntryRow.cost_krw),
+        held,
+    ).where(AllocationRow.id.in_(bindparam("ids", expanding=True)))
+
+
+# Built once: submissions read balances thousands of times a second, and building a statement
+# costs more than running it (the database caches its compiled form by the statement object).
+_BALANCE_SUMS = _balance_sums()
+_PROJECT_ALLOCATIONS = (
+    select(AllocationRow)
+    .where(AllocationRow.project_id == bindparam("project_id"))
+    .order_by(AllocationRow.id)
+)
+_PROJECT_ALLOCATIONS_LOCKED = _PROJECT_ALLOCATIONS.with_for_update()
+_ALLOCATION_POOLS = select(AllocationPoolRow.allocation_id, AllocationPoolRow.pool_id).where(
+    AllocationPoolRow.allocation_id.in_(bindparam("ids", expanding=True))
+)
+
+
 def allocation_balances(
     session: Session, allocations: Sequence[Allocation]
 ) -> list[tuple[Allocation, Balance]]:
     """Each allocation with its balance: charges from the ledger, holds from its active jobs.
 
     The ledger's integer columns are summed by the database (the same sums ``balance_of`` makes
-    of the charges, without loading a year of them into memory on every submission).
+    of the charges, without loading a year of them into memory on every submission), charges and
+    holds in one statement.
     """
-    ids = [allocation.id for allocation in allocations]
-    if not ids:
+    if not allocations:
         return []
-    charged: dict[int, tuple[int, int]] = {
-        int(allocation_id): (int(units), int(won))
-        for allocation_id, units, won in session.execute(
-            select(
-                LedgerEntryRow.allocation_id,
-                func.sum(LedgerEntryRow.h100e_units),
-                func.sum(LedgerEntryRow.cost_krw),
-            )
-            .where(LedgerEntryRow.allocation_id.in_(ids))
-            .group_by(LedgerEntryRow.allocation_id)
+    sums = {
+        int(allocation_id): (int(units), int(won), int(held))
+        for allocation_id, units, won, held in session.execute(
+            _BALANCE_SUMS, {"ids": [allocation.id for allocation in allocations]}
         )
     }
-    holds = dict(
-        iter(
-            session.execute(
-                select(JobRow.allocation_id, func.coalesce(func.sum(JobRow.hold_units), 0))
-                .where(JobRow.allocation_id.in_(ids), JobRow.state.in_(_active_names()))
-                .group_by(JobRow.allocation_id)
-            )
-        )
-    )
     return [
         (
             allocation,
             Balance(
                 awarded_units=allocation.awarded_units,
-                charged_units=charged.get(allocation.id, (0, 0))[0],
-                held_units=int(holds.get(allocation.id, 0)),
-                cost_krw=charged.get(allocation.id, (0, 0))[1],
+                charged_units=sums.get(allocation.id, (0, 0, 0))[0],
+                held_units=sums.get(allocation.id, (0, 0, 0))[2],
+                cost_krw=sums.get(allocation.id, (0, 0, 0))[1],
             ),
         )
         for allocation in allocations
     ]
 
 
-def project_allocations(session: Session, project_id: int) -> list[Allocation]:
-    rows = list(
-        session.scalars(
-            select(AllocationRow)
-            .where(AllocationRow.project_id == project_id)
-            .order_by(AllocationRow.id)
-        )
-    )
+def project_allocations(
+    session: Session, project_id: int, *, lock: bool = False
+) -> list[Allocation]:
+    """The project's allocations, oldest first; with ``lock``, their rows are locked (PostgreSQL)
+    until the transaction ends, so that concurrent submissions see each other's holds."""
+    query = _PROJECT_ALLOCATIONS_LOCKED if lock else _PROJECT_ALLOCATIONS
+    rows = list(session.scalars(query, {"project_id": project_id}))
     pools: dict[int, set[int]] = {row.id: set() for row in rows}
     if rows:  # every allocation's pools in one query (admission reads them on each submission)
-        for allocation_id, pool_id in session.execute(
-            select(AllocationPoolRow.allocation_id, AllocationPoolRow.pool_id).where(
-                AllocationPoolRow.allocation_id.in_(list(pools))
-            )
-        ):
+        for allocation_id, pool_id in session.execute(_ALLOCATION_POOLS, {"ids": list(pools)}):
             pools[allocation_id].add(pool_id)
     return [_allocation(row, pools[row.id]) for row in rows]
 
@@ -244,10 +268,6 @@ def busy_devices(session: Session, pool_ids: Iterable[int] | None = None) -> dic
         if node is not None:
             busy.setdefault(node, set()).update(indices or ())
     return busy
-
-
-def _active_names() -> list[str]:
-    return [state.value for state in ACTIVE_STATES]
 
 
 def reserved_nodes(session: Session) -> dict[str, int]:
