@@ -16,6 +16,7 @@ from nuri.forecasting.backtest import (
     conformal_band,
     cross_coverage,
     interval_coverage,
+    lead_block,
     mase,
     mase_season,
     minimum_history,
@@ -174,6 +175,19 @@ def test_seasons_follow_the_step() -> None:
     assert seasons_in_steps(86_400) == (7,)
     assert seasons_in_steps(7 * 86_400) == ()
     assert (mase_season(HOUR), mase_season(86_400), mase_season(7 * 86_400)) == (24, 7, 1)
+
+
+def test_interval_widths_change_every_half_day_of_lead() -> None:
+    """Hourly data pools 12 leads per band width, 15-minute data 48; data coarser than half a
+    day falls back to one season of leads (a week for daily data)."""
+    assert (lead_block(HOUR), lead_block(900), lead_block(86_400), lead_block(7 * 86_400)) == (
+        12,
+        48,
+        7,
+        1,
+    )
+    with pytest.raises(InvalidInput, match="step must be positive"):
+        lead_block(0)
 
 
 def test_mase_by_hand() -> None:

@@ -33,6 +33,7 @@ from nuri.forecasting.backtest import (
     conformal_band,
     cross_coverage,
     describe_windows,
+    lead_block,
     mase,
     mase_season,
     rolling_origins,
@@ -81,7 +82,8 @@ def forecast_series(
     ``SeasonalNaive`` is always added, as the baseline) is backtested on up to
     ``backtest_windows`` rolling origins of ``horizon_steps`` steps each (fewer when the history
     is too short for that many, but at least 2); the one with the lowest mean MASE is refitted
-    on the whole series. Its intervals are the conformal band of its backtest residuals.
+    on the whole series. Its intervals are the conformal band of its backtest residuals, per
+    half day of lead time.
     Mean and bounds are clipped at zero (demand is not negative), then ``known_future`` (extra
     demand per future step, e.g. from awards starting after the series ends, in the series'
     unit) is added to all three. ``lo80 <= mean <= hi80`` at every point.
@@ -116,6 +118,7 @@ def forecast_series(
         for name, model in candidate_models(series.step_s, origins[0]).items()
         if name in wanted
     }
+    block = lead_block(series.step_s)
     started = time.perf_counter()
     # 2-3. backtest and score
     records: dict[str, _Backtest] = {}
@@ -128,7 +131,7 @@ def forecast_series(
     chosen, mean = _refit_best(records, candidates, history, horizon_steps, series.name)
     # 6. calibrate
     chosen_record = records[chosen]
-    band = conformal_band(chosen_record.actuals - chosen_record.forecasts, horizon_steps, season)
+    band = conformal_band(chosen_record.actuals - chosen_record.forecasts, horizon_steps, block)
     lo = np.maximum(mean + band.lo, 0.0)
     hi = mean + band.hi
     logger.info(
@@ -148,7 +151,7 @@ def forecast_series(
     scores = {
         name: ModelScore(
             mase=record.mase,
-            coverage80=cross_coverage(record.actuals, record.forecasts, season),
+            coverage80=cross_coverage(record.actuals, record.forecasts, block),
         )
         for name, record in records.items()
     }
