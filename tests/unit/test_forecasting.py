@@ -245,12 +245,18 @@ def test_cross_coverage_scores_each_window_on_the_others() -> None:
 
 
 def test_candidates_depend_on_step_and_history() -> None:
-    """All four models for hourly data; MSTL's weekly season only with two weeks of history;
-    weekly data has no season for MSTL."""
+    """All five single models for hourly data; MSTL's weekly season only with two weeks of
+    history; weekly data has no season for MSTL."""
     assert list(candidate_models(HOUR, 2 * WEEK)) == list(MODEL_NAMES)
     assert "MSTL" in candidate_models(HOUR, 2 * DAY)
     assert "MSTL" not in candidate_models(7 * 86_400, 100)
     assert "MSTL" in candidate_models(86_400, 14)
+
+
+def test_naive_repeats_the_last_value() -> None:
+    """Naive forecasts the last observed value at every lead, whatever came before."""
+    naive = candidate_models(HOUR, 2 * DAY)["Naive"]
+    np.testing.assert_array_equal(naive(np.array([5.0, 1.0, 3.0]), 4), np.full(4, 3.0))
 
 
 def test_seasonality_test() -> None:
@@ -271,7 +277,7 @@ def test_forecast_recovers_trend_and_weekly_shape() -> None:
     values = structured(5 * WEEK)
     forecast = forecast_series(hourly(values), WEEK, backtest_windows=3)
     mean, lo, hi = arrays(forecast)
-    assert forecast.model != "SeasonalNaive"
+    assert forecast.model not in ("SeasonalNaive", "Naive")
     assert set(forecast.backtest) == set(MODEL_NAMES)
     chosen = forecast.backtest[forecast.model]
     assert chosen.mase < forecast.backtest["SeasonalNaive"].mase
@@ -342,7 +348,7 @@ FORECAST_ERRORS = {
     "too few windows": ({"backtest_windows": 1}, "backtest_windows must be at least 2"),
     "unknown model": (
         {"models": ["Prophet"]},
-        "unknown model\\(s\\) 'Prophet'; known models: SeasonalNaive, AutoETS, AutoARIMA, MSTL",
+        "unknown model\\(s\\) 'Prophet'; known models: SeasonalNaive, Naive, AutoETS, AutoARIMA, MSTL",
     ),
     "known future too short": (
         {"known_future": [1.0]},

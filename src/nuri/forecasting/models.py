@@ -7,6 +7,8 @@ backtest residuals. The candidates, by name (the names appear in every :class:`F
 
     SeasonalNaive   repeat the last season (a day for hourly data): the baseline every other
                     model must beat, always a candidate
+    Naive           repeat the last value: on demand that moves like a random walk, the latest
+                    level is often a better guess than yesterday's shape
     AutoETS         exponential smoothing, error/trend/season chosen by AICc; seasonal only
                     for seasons up to 24 steps (statsforecast's limit)
     AutoARIMA       ARIMA orders chosen by AICc, non-seasonal, on the series with its daily
@@ -50,11 +52,12 @@ PointForecaster = Callable[[FloatArray, int], FloatArray]
 """``(history, horizon) -> mean forecast of the next horizon steps``; pure and deterministic."""
 
 SEASONAL_NAIVE: Final = "SeasonalNaive"
+NAIVE: Final = "Naive"
 AUTO_ETS: Final = "AutoETS"
 AUTO_ARIMA: Final = "AutoARIMA"
 MSTL_NAME: Final = "MSTL"
 
-MODEL_NAMES: Final[tuple[str, ...]] = (SEASONAL_NAIVE, AUTO_ETS, AUTO_ARIMA, MSTL_NAME)
+MODEL_NAMES: Final[tuple[str, ...]] = (SEASONAL_NAIVE, NAIVE, AUTO_ETS, AUTO_ARIMA, MSTL_NAME)
 """Every candidate, in tie-break order: on equal backtest scores the earlier (simpler) wins."""
 
 ETS_MAX_SEASON: Final = 24
@@ -74,6 +77,7 @@ def candidate_models(step_s: int, shortest_history: int) -> dict[str, PointForec
     season = mase_season(step_s)
     models: dict[str, PointForecaster] = {
         SEASONAL_NAIVE: _seasonal_naive(season),
+        NAIVE: _naive,
         AUTO_ETS: _auto_ets(season if season <= ETS_MAX_SEASON else 1),
         AUTO_ARIMA: _auto_arima(season),
     }
@@ -102,6 +106,11 @@ def has_significant_season(history: FloatArray, season: int) -> bool:
     )
     bound = SEASONALITY_Z * math.sqrt((1 + 2 * float(np.sum(acf[:-1] ** 2))) / n)
     return bool(acf[-1] > bound)
+
+
+def _naive(history: FloatArray, horizon: int) -> FloatArray:
+    """The last value, repeated (statsforecast's ``Naive``, without its fitting overhead)."""
+    return np.full(horizon, history[-1], dtype=np.float64)
 
 
 def _seasonal_naive(season: int) -> PointForecaster:
