@@ -15,6 +15,16 @@ backtest residuals. The candidates, by name (the names appear in every :class:`F
                     season removed (robust STL) when that season is significant
     MSTL            robust STL decomposition into daily (+ weekly, with two weeks of history)
                     seasons, each repeated forward, plus an AutoETS trend
+    Median          not a model but a combination: the per-step median of the single models'
+                    forecasts (:func:`median_forecast`)
+
+Why a median combination: on the real demand series the single models' backtest scores differ
+by a few percent, so picking the best one is close to chance, and each of them is badly wrong
+on some series (a trend carried too far, a season read from noise, a pull to a mean that is not
+there). The per-step median of several forecasts is never worse than the worst of them, and
+one model's error moves it at most to the next model's forecast; combinations are the robust
+choice in every M competition (Makridakis et al. 2020, M4). The chooser prefers it unless one
+model backtests clearly better (:mod:`nuri.forecasting.chooser`).
 
 Why AutoARIMA is restricted: a full seasonal search with a 24-step season takes 70-80 s per
 month of hourly data, and a backtest refits every candidate once per window. Removing the
@@ -32,7 +42,7 @@ around the calls here, never process-wide.
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -44,6 +54,7 @@ from statsforecast.models import (  # type: ignore[import-untyped]
     SeasonalNaive,
 )
 
+from nuri.domain.errors import InvalidInput
 from nuri.forecasting.backtest import mase_season, seasons_in_steps
 
 FloatArray = npt.NDArray[np.float64]
@@ -56,9 +67,15 @@ NAIVE: Final = "Naive"
 AUTO_ETS: Final = "AutoETS"
 AUTO_ARIMA: Final = "AutoARIMA"
 MSTL_NAME: Final = "MSTL"
+MEDIAN: Final = "Median"
+"""The name of the median combination of the single models, as it appears in a forecast."""
 
 MODEL_NAMES: Final[tuple[str, ...]] = (SEASONAL_NAIVE, NAIVE, AUTO_ETS, AUTO_ARIMA, MSTL_NAME)
-"""Every candidate, in tie-break order: on equal backtest scores the earlier (simpler) wins."""
+"""Every single model, in tie-break order: on equal backtest scores the earlier (simpler) wins."""
+
+MIN_MEDIAN_MEMBERS: Final = 3
+"""Fewest single models the median combines: with two it would be their mean, and one bad
+model could move it half way."""
 
 ETS_MAX_SEASON: Final = 24
 """statsforecast's ETS cannot model longer seasons; beyond this AutoETS runs non-seasonal."""
@@ -106,6 +123,21 @@ def has_significant_season(history: FloatArray, season: int) -> bool:
     )
     bound = SEASONALITY_Z * math.sqrt((1 + 2 * float(np.sum(acf[:-1] ** 2))) / n)
     return bool(acf[-1] > bound)
+
+
+def median_forecast(forecasts: Sequence[FloatArray]) -> FloatArray:
+    """The per-step median of equally long forecasts (the mean of the middle two for an even
+    number). Its value at each step lies between the lowest and highest forecast there, so
+    forecasts clipped at zero give a median at or above zero.
+
+    Raises:
+        InvalidInput: no forecasts, or forecasts of different lengths.
+    """
+    if not forecasts:
+        raise InvalidInput("the median combination needs at least one forecast")
+    if len({forecast.shape for forecast in forecasts}) != 1:
+        raise InvalidInput("the median combination needs forecasts of one length")
+    return np.asarray(np.median(np.stack(forecasts), axis=0), dtype=np.float64)
 
 
 def _naive(history: FloatArray, horizon: int) -> FloatArray:
