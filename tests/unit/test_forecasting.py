@@ -1,7 +1,9 @@
 """Forecasting on synthetic series of known structure: series validation, horizons, the backtest
-arithmetic (MASE, coverage, conformal bands) against hand-computed values, and the chooser end
-to end (it recovers a trend and a weekly shape, its intervals cover about 80%, known future
-demand is added, bad input is refused with a message that says what to fix).
+arithmetic (MASE, coverage, conformal bands) against hand-computed values, the median
+combination and the rule that chooses between it and a single model, and the chooser end to end
+(it recovers a trend and a weekly shape, its intervals cover about 80%, are ordered and never
+negative, known future demand is added, bad input is refused with a message that says what to
+fix).
 
 Series are short and backtests use few windows so the whole module runs in seconds.
 """
@@ -16,6 +18,7 @@ from nuri.forecasting.backtest import (
     conformal_band,
     cross_coverage,
     interval_coverage,
+    lead_block,
     mase,
     mase_season,
     minimum_history,
@@ -24,12 +27,14 @@ from nuri.forecasting.backtest import (
     seasons_in_steps,
     windows_that_fit,
 )
-from nuri.forecasting.chooser import forecast_series
+from nuri.forecasting.chooser import choose_model, forecast_series
 from nuri.forecasting.forecast import Forecast
 from nuri.forecasting.models import (
+    MEDIAN,
     MODEL_NAMES,
     candidate_models,
     has_significant_season,
+    median_forecast,
 )
 from nuri.forecasting.plots import forecast_figure
 from nuri.forecasting.series import Series, parse_horizon, series_from_points
@@ -176,6 +181,19 @@ def test_seasons_follow_the_step() -> None:
     assert (mase_season(HOUR), mase_season(86_400), mase_season(7 * 86_400)) == (24, 7, 1)
 
 
+def test_interval_widths_change_every_half_day_of_lead() -> None:
+    """Hourly data pools 12 leads per band width, 15-minute data 48; data coarser than half a
+    day falls back to one season of leads (a week for daily data)."""
+    assert (lead_block(HOUR), lead_block(900), lead_block(86_400), lead_block(7 * 86_400)) == (
+        12,
+        48,
+        7,
+        1,
+    )
+    with pytest.raises(InvalidInput, match="step must be positive"):
+        lead_block(0)
+
+
 def test_mase_by_hand() -> None:
     """In-sample seasonal-naive error of 1..6 at season 2 is 2; errors 1 and 2 give 1.5 / 2."""
     insample = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
@@ -231,12 +249,64 @@ def test_cross_coverage_scores_each_window_on_the_others() -> None:
 
 
 def test_candidates_depend_on_step_and_history() -> None:
-    """All four models for hourly data; MSTL's weekly season only with two weeks of history;
-    weekly data has no season for MSTL."""
+    """All five single models for hourly data; MSTL's weekly season only with two weeks of
+    history; weekly data has no season for MSTL."""
     assert list(candidate_models(HOUR, 2 * WEEK)) == list(MODEL_NAMES)
     assert "MSTL" in candidate_models(HOUR, 2 * DAY)
     assert "MSTL" not in candidate_models(7 * 86_400, 100)
     assert "MSTL" in candidate_models(86_400, 14)
+
+
+def test_naive_repeats_the_last_value() -> None:
+    """Naive forecasts the last observed value at every lead, whatever came before."""
+    naive = candidate_models(HOUR, 2 * DAY)["Naive"]
+    np.testing.assert_array_equal(naive(np.array([5.0, 1.0, 3.0]), 4), np.full(4, 3.0))
+
+
+def test_median_forecast_is_the_per_step_median() -> None:
+    """Each step takes the middle value of the forecasts there (the mean of the middle two for
+    an even count), so one wild forecast cannot drag it; lengths must agree."""
+    forecasts = [
+        np.array([1.0, 10.0, 0.0]),
+        np.array([2.0, 20.0, 0.0]),
+        np.array([900.0, 0.0, 3.0]),
+    ]
+    np.testing.assert_array_equal(median_forecast(forecasts), [2.0, 10.0, 0.0])
+    np.testing.assert_array_equal(median_forecast(forecasts[:2]), [1.5, 15.0, 0.0])
+    with pytest.raises(InvalidInput, match="one length"):
+        median_forecast([np.zeros(2), np.zeros(3)])
+    with pytest.raises(InvalidInput, match="at least one"):
+        median_forecast([])
+
+
+CHOICES = {
+    "median when no model is 10% better": ({"SeasonalNaive": 1.0, "AutoETS": 0.91}, 1.0, MEDIAN),
+    "a model exactly 10% better": ({"SeasonalNaive": 1.2, "AutoETS": 0.9}, 1.0, "AutoETS"),
+    "the best of several clearly better": (
+        {"SeasonalNaive": 0.5, "AutoETS": 0.4, "MSTL": 0.6},
+        1.0,
+        "AutoETS",
+    ),
+    "median better than every model": ({"SeasonalNaive": 1.1, "Naive": 1.2}, 1.0, MEDIAN),
+    "no median: the best model": ({"SeasonalNaive": 1.0, "AutoETS": 0.99}, None, "AutoETS"),
+    "a tie goes to the earlier model": ({"SeasonalNaive": 0.5, "Naive": 0.5}, 1.0, "SeasonalNaive"),
+}
+
+
+@pytest.mark.parametrize("singles, median, chosen", CHOICES.values(), ids=CHOICES.keys())
+def test_choose_model_prefers_the_median_unless_a_model_is_clearly_better(
+    singles: dict[str, float], median: float | None, chosen: str
+) -> None:
+    """A single model replaces the Median only when its backtest MASE is at most 0.9 times the
+    Median's; without a Median the lowest MASE wins, ties to the simpler (earlier) model."""
+    scores = {**singles, **({} if median is None else {MEDIAN: median})}
+    assert choose_model(scores) == chosen
+
+
+def test_choose_model_needs_a_single_model() -> None:
+    """The Median alone is no choice: it is made of single models."""
+    with pytest.raises(InvalidInput, match="at least one model"):
+        choose_model({MEDIAN: 1.0})
 
 
 def test_seasonality_test() -> None:
@@ -257,8 +327,8 @@ def test_forecast_recovers_trend_and_weekly_shape() -> None:
     values = structured(5 * WEEK)
     forecast = forecast_series(hourly(values), WEEK, backtest_windows=3)
     mean, lo, hi = arrays(forecast)
-    assert forecast.model != "SeasonalNaive"
-    assert set(forecast.backtest) == set(MODEL_NAMES)
+    assert forecast.model not in ("SeasonalNaive", "Naive")
+    assert set(forecast.backtest) == {*MODEL_NAMES, MEDIAN}
     chosen = forecast.backtest[forecast.model]
     assert chosen.mase < forecast.backtest["SeasonalNaive"].mase
     assert chosen.mase < 1.0
@@ -295,6 +365,30 @@ def test_conformal_intervals_cover_about_80_percent() -> None:
     assert 0.7 <= inside / total <= 0.9
 
 
+def test_median_is_the_default_on_a_random_walk() -> None:
+    """On a random walk no model is reliably 10% better than the median of all of them, so the
+    Median is chosen: its forecast is the per-step median of the single models refitted on
+    the whole history, and its backtest record sits beside theirs."""
+    walk = np.abs(40.0 + np.cumsum(np.random.default_rng(5).normal(0.0, 1.0, 10 * DAY)))
+    series = hourly(walk)
+    forecast = forecast_series(series, DAY, backtest_windows=4)
+    assert forecast.model == MEDIAN
+    assert set(forecast.backtest) == {*MODEL_NAMES, MEDIAN}
+    shortest = rolling_origins(len(walk), DAY, 4, DAY)[0]  # what each candidate is built for
+    singles = [np.maximum(m(walk, DAY), 0.0) for m in candidate_models(HOUR, shortest).values()]
+    np.testing.assert_allclose(arrays(forecast)[0], median_forecast(singles))
+
+
+def test_intervals_are_ordered_and_never_negative() -> None:
+    """Whichever forecast is chosen, every point has 0 <= lo80 <= mean <= hi80, also on a
+    series that sits mostly at zero with bursts (where residuals are lopsided)."""
+    rng = np.random.default_rng(11)
+    bursts = np.where(rng.random(12 * DAY) < 0.1, rng.exponential(20.0, 12 * DAY), 0.0)
+    for values in (bursts, noisy(12 * DAY, 4), structured(12 * DAY)):
+        mean, lo, hi = arrays(forecast_series(hourly(values), 2 * DAY, backtest_windows=3))
+        assert np.all(lo >= 0.0) and np.all(lo <= mean) and np.all(mean <= hi)
+
+
 def test_known_future_is_added_to_mean_and_bounds() -> None:
     """Extra demand from awards shifts mean, low and high by exactly that amount per step."""
     series = hourly(noisy(6 * DAY, 7))
@@ -328,7 +422,8 @@ FORECAST_ERRORS = {
     "too few windows": ({"backtest_windows": 1}, "backtest_windows must be at least 2"),
     "unknown model": (
         {"models": ["Prophet"]},
-        "unknown model\\(s\\) 'Prophet'; known models: SeasonalNaive, AutoETS, AutoARIMA, MSTL",
+        "unknown model\\(s\\) 'Prophet'; known models: SeasonalNaive, Naive, AutoETS, AutoARIMA,"
+        " MSTL, Median",
     ),
     "known future too short": (
         {"known_future": [1.0]},

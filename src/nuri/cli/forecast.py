@@ -30,7 +30,12 @@ def forecast(
     horizon: Annotated[str, typer.Option(help="How far ahead: e.g. 7d, 36h, 2w.")] = "7d",
     models: Annotated[
         list[str] | None,
-        typer.Option("--model", help="Only these candidates (repeatable).", show_default=False),
+        typer.Option(
+            "--model",
+            help="Only these candidates (repeatable): SeasonalNaive, Naive, AutoETS, AutoARIMA,"
+            " MSTL, Median (the median of the others).",
+            show_default=False,
+        ),
     ] = None,
     step: Annotated[str, typer.Option(help="For a series of this commons: 1h or 1d.")] = "1h",
     days: Annotated[int, typer.Option(help="For a series of this commons: days of history.")] = 30,

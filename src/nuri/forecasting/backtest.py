@@ -30,9 +30,12 @@ the backtest residuals (actual - forecast) at each lead time are exactly the err
 makes when forecasting this series that far ahead, so their empirical 10% and 90% quantiles,
 added to the new forecast, bound 80% of its errors if the future errs like the backtested past
 (split conformal prediction; Vovk et al. 2005, Stankeviciute et al. 2021 for time series).
-Quantiles are taken per lead-time block (one season of leads: 1-24 h, 25-48 h, ... for hourly
-data) because errors grow with the lead, and pooled within a block because a few windows give
-too few residuals per single lead. Signed rather than absolute residuals keep the band
+Quantiles are taken per lead-time block (half a day of leads: 1-12 h, 13-24 h, ... for hourly
+data; see :func:`lead_block`) because errors grow with the lead, and pooled within a block
+because a few windows give too few residuals per single lead. Half a day rather than a day:
+errors grow fastest over the first hours, and a day-long block gave the first hours the wider
+band of the later ones; with 8 windows a 12-hour block still pools 96 residuals, about ten
+beyond each bound. Signed rather than absolute residuals keep the band
 asymmetric where demand is (jumps up are larger than drops, and zero is a floor).
 How well that holds is itself measured without looking at the future: :func:`cross_coverage`
 calibrates on all windows but one and scores the one left out, in turn.
@@ -55,6 +58,9 @@ SECONDS_PER_WEEK: Final = 7 * SECONDS_PER_DAY
 
 INTERVAL_LEVEL: Final = 0.8
 """Share of future values the forecast interval should hold (the ``80`` of ``lo80``/``hi80``)."""
+
+LEAD_BLOCK_S: Final = 12 * 3600
+"""Lead times whose backtest residuals are pooled into one interval width: half a day."""
 
 MIN_TRAIN_SEASONS: Final = 2
 """The earliest backtest window trains on at least this many seasons (and one horizon)."""
@@ -83,6 +89,19 @@ def mase_season(step_s: int) -> int:
     """
     seasons = seasons_in_steps(step_s)
     return seasons[0] if seasons else 1
+
+
+def lead_block(step_s: int) -> int:
+    """How many consecutive leads share one conformal band width, for a series with this step.
+
+    Half a day of steps where the step divides it (12 for hourly data, 48 for 15-minute data);
+    for coarser data, one :func:`mase_season` of steps (7 for daily data, 1 for weekly).
+    """
+    if step_s <= 0:
+        raise InvalidInput(f"the step must be positive, got {step_s} s")
+    if LEAD_BLOCK_S % step_s == 0:
+        return LEAD_BLOCK_S // step_s
+    return mase_season(step_s)
 
 
 def min_train(horizon: int, season: int) -> int:
@@ -188,7 +207,7 @@ def conformal_band(
     """The interval offsets for leads ``1..horizon`` from backtest residuals.
 
     ``residuals`` has one row per backtest window and one column per lead (actual - forecast).
-    Leads are grouped in blocks of ``block`` (one season); within a block the residuals of all
+    Leads are grouped in blocks of ``block`` (:func:`lead_block`); within a block the residuals of all
     windows are pooled and the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles taken, with
     the usual finite-sample widening (rank ``ceil((n + 1) q)`` of ``n``). Leads beyond the
     backtested ones reuse the last block. ``lo <= 0 <= hi`` always, so the mean lies inside.

@@ -38,8 +38,10 @@ class Forecast:
     unit: str
     step_s: int
     model: str
-    """The model chosen by backtest, whose points these are."""
+    """The forecast chosen by backtest, whose points these are: a single model's name, or
+    ``Median`` for the per-step median of the single models (a key of ``backtest``)."""
     backtest: Mapping[str, ModelScore]
+    """Each candidate that ran, the ``Median`` combination included, by name."""
     points: tuple[ForecastPoint, ...]
 
     def to_json(self) -> dict[str, Any]:

@@ -7,12 +7,24 @@ backtest residuals. The candidates, by name (the names appear in every :class:`F
 
     SeasonalNaive   repeat the last season (a day for hourly data): the baseline every other
                     model must beat, always a candidate
+    Naive           repeat the last value: on demand that moves like a random walk, the latest
+                    level is often a better guess than yesterday's shape
     AutoETS         exponential smoothing, error/trend/season chosen by AICc; seasonal only
                     for seasons up to 24 steps (statsforecast's limit)
     AutoARIMA       ARIMA orders chosen by AICc, non-seasonal, on the series with its daily
                     season removed (robust STL) when that season is significant
     MSTL            robust STL decomposition into daily (+ weekly, with two weeks of history)
                     seasons, each repeated forward, plus an AutoETS trend
+    Median          not a model but a combination: the per-step median of the single models'
+                    forecasts (:func:`median_forecast`)
+
+Why a median combination: on the real demand series the single models' backtest scores differ
+by a few percent, so picking the best one is close to chance, and each of them is badly wrong
+on some series (a trend carried too far, a season read from noise, a pull to a mean that is not
+there). The per-step median of several forecasts is never worse than the worst of them, and
+one model's error moves it at most to the next model's forecast; combinations are the robust
+choice in every M competition (Makridakis et al. 2020, M4). The chooser prefers it unless one
+model backtests clearly better (:mod:`nuri.forecasting.chooser`).
 
 Why AutoARIMA is restricted: a full seasonal search with a 24-step season takes 70-80 s per
 month of hourly data, and a backtest refits every candidate once per window. Removing the
@@ -30,7 +42,7 @@ around the calls here, never process-wide.
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -42,6 +54,7 @@ from statsforecast.models import (  # type: ignore[import-untyped]
     SeasonalNaive,
 )
 
+from nuri.domain.errors import InvalidInput
 from nuri.forecasting.backtest import mase_season, seasons_in_steps
 
 FloatArray = npt.NDArray[np.float64]
@@ -50,12 +63,19 @@ PointForecaster = Callable[[FloatArray, int], FloatArray]
 """``(history, horizon) -> mean forecast of the next horizon steps``; pure and deterministic."""
 
 SEASONAL_NAIVE: Final = "SeasonalNaive"
+NAIVE: Final = "Naive"
 AUTO_ETS: Final = "AutoETS"
 AUTO_ARIMA: Final = "AutoARIMA"
 MSTL_NAME: Final = "MSTL"
+MEDIAN: Final = "Median"
+"""The name of the median combination of the single models, as it appears in a forecast."""
 
-MODEL_NAMES: Final[tuple[str, ...]] = (SEASONAL_NAIVE, AUTO_ETS, AUTO_ARIMA, MSTL_NAME)
-"""Every candidate, in tie-break order: on equal backtest scores the earlier (simpler) wins."""
+MODEL_NAMES: Final[tuple[str, ...]] = (SEASONAL_NAIVE, NAIVE, AUTO_ETS, AUTO_ARIMA, MSTL_NAME)
+"""Every single model, in tie-break order: on equal backtest scores the earlier (simpler) wins."""
+
+MIN_MEDIAN_MEMBERS: Final = 3
+"""Fewest single models the median combines: with two it would be their mean, and one bad
+model could move it half way."""
 
 ETS_MAX_SEASON: Final = 24
 """statsforecast's ETS cannot model longer seasons; beyond this AutoETS runs non-seasonal."""
@@ -74,6 +94,7 @@ def candidate_models(step_s: int, shortest_history: int) -> dict[str, PointForec
     season = mase_season(step_s)
     models: dict[str, PointForecaster] = {
         SEASONAL_NAIVE: _seasonal_naive(season),
+        NAIVE: _naive,
         AUTO_ETS: _auto_ets(season if season <= ETS_MAX_SEASON else 1),
         AUTO_ARIMA: _auto_arima(season),
     }
@@ -102,6 +123,26 @@ def has_significant_season(history: FloatArray, season: int) -> bool:
     )
     bound = SEASONALITY_Z * math.sqrt((1 + 2 * float(np.sum(acf[:-1] ** 2))) / n)
     return bool(acf[-1] > bound)
+
+
+def median_forecast(forecasts: Sequence[FloatArray]) -> FloatArray:
+    """The per-step median of equally long forecasts (the mean of the middle two for an even
+    number). Its value at each step lies between the lowest and highest forecast there, so
+    forecasts clipped at zero give a median at or above zero.
+
+    Raises:
+        InvalidInput: no forecasts, or forecasts of different lengths.
+    """
+    if not forecasts:
+        raise InvalidInput("the median combination needs at least one forecast")
+    if len({forecast.shape for forecast in forecasts}) != 1:
+        raise InvalidInput("the median combination needs forecasts of one length")
+    return np.asarray(np.median(np.stack(forecasts), axis=0), dtype=np.float64)
+
+
+def _naive(history: FloatArray, horizon: int) -> FloatArray:
+    """The last value, repeated (statsforecast's ``Naive``, without its fitting overhead)."""
+    return np.full(horizon, history[-1], dtype=np.float64)
 
 
 def _seasonal_naive(season: int) -> PointForecaster:
