@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from nuri.domain.commons import Tier
 from nuri.domain.errors import InvalidInput
+from nuri.policy import hetero as hetero_module
 from nuri.policy.cycle import plan
 from nuri.policy.hetero import Hetero, PoolOption
 from nuri.policy.registry import PolicyContext, policy_named
@@ -679,3 +680,20 @@ def test_decisions_always_pass_plan(
         assert decision.pool_id in {option.pool_id for option in options}
         fastest = max(option.speed for option in options)
         assert policy.speed(chosen.job_class, pools[decision.pool_id]) * max_slowdown >= fastest
+
+
+@pytest.mark.parametrize("vector_jobs", [0, 10**9], ids=["numpy", "tuple-sort"])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshots(), st.floats(0.0, 5 * 86_400.0))
+def test_the_queue_order_is_order_key_whichever_way_it_is_sorted(
+    vector_jobs: int, case: tuple[ClusterSnapshot, dict[str, dict[str, float]]], now_shift: float
+) -> None:
+    """The queue is sorted by order_key (starving first, then tier, submission, id), whether
+    long queues go through numpy or every queue is sorted as key tuples, at any time."""
+    snap, _ = case
+    policy = Hetero()
+    now = snap.now + now_shift
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hetero_module, "VECTOR_ORDER_JOBS", vector_jobs)
+        ordered = policy._ordered(snap.pending, now)
+    assert ordered == sorted(snap.pending, key=lambda job: policy.order_key(job, now))

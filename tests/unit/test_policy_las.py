@@ -64,6 +64,7 @@ def pending(
     pool_id: int | None = 1,
     accelerator: str | None = None,
     tier: Tier = Tier.GENERAL,
+    limit: int = 86_400,
 ) -> PendingJob:
     return PendingJob(
         job_id=job_id,
@@ -72,7 +73,7 @@ def pending(
         tier=tier,
         pool_id=pool_id,
         devices=devices,
-        time_limit_s=86_400,
+        time_limit_s=limit,
         submitted_at=submitted,
         accelerator=accelerator,
         attained_device_seconds=attained,
@@ -89,6 +90,7 @@ def running(
     attained: float = 0.0,
     pool_id: int = 1,
     tier: Tier = Tier.GENERAL,
+    limit: int = 86_400,
 ) -> RunningJob:
     return RunningJob(
         job_id=job_id,
@@ -97,7 +99,7 @@ def running(
         tier=tier,
         pool_id=pool_id,
         placement=(NodeSlice(node_name, indices),),
-        time_limit_s=86_400,
+        time_limit_s=limit,
         started_at=started,
         submitted_at=submitted,
         attained_device_seconds=attained,
@@ -164,7 +166,8 @@ def test_queue_of_attained_service_and_tier(attained: float, tier: Tier, queue: 
 
 
 def test_higher_queues_first_then_fifo_within_a_queue() -> None:
-    """Queue 0 jobs start before queue 1 jobs whatever their submission; FIFO inside a queue."""
+    """Queue 0 jobs start before queue 1 jobs whatever their submission; FIFO inside a queue
+    among jobs with as much requested device-time left."""
     snapshot = snap(
         1000.0,
         (pool(1, node("a", devices=3)),),
@@ -188,6 +191,46 @@ def test_tier_orders_jobs_within_a_queue() -> None:
     assert started(decide(las(), snapshot)) == [2]
 
 
+@pytest.mark.parametrize(
+    ("free", "first", "second", "by_request", "by_submission"),
+    [
+        # queue 0: 1 x 24 h against 1 x 2 h
+        (1, pending(1, submitted=10.0), pending(2, submitted=20.0, limit=7200), [2], [1]),
+        # queue 0: 2 devices x 2 h (4 device-h) against 1 x 3 h (3 device-h)
+        (2, pending(1, 2, submitted=10.0, limit=7200), pending(2, submitted=20.0, limit=10_800),
+         [2], [1]),
+        # queue 1: 10 h asked, 2 h used (8 h left) against 10.5 h asked, 3 h used (7.5 h left)
+        (1, pending(1, submitted=10.0, limit=36_000, attained=2 * HOUR),
+         pending(2, submitted=20.0, limit=37_800, attained=3 * HOUR), [2], [1]),
+    ],
+    ids=["shorter-limit", "devices-times-limit", "less-left-after-attained"],
+)  # fmt: skip
+def test_less_requested_device_time_left_starts_first_within_a_queue(
+    free: int,
+    first: PendingJob,
+    second: PendingJob,
+    by_request: list[int],
+    by_submission: list[int],
+) -> None:
+    """Within one queue and tier the job with fewer requested device-seconds left (devices x
+    time limit - attained) starts first, though submitted later; request_order_from=None
+    restores the order by submission, and request_order_from=2 leaves queues 0 and 1 so."""
+    snapshot = snap(5 * HOUR, (pool(1, node("a", devices=free)),), (first, second))
+    policy = las()
+    assert {policy.pending_queue(job, snapshot.now) for job in snapshot.pending} in ({0}, {1})
+    assert started(decide(policy, snapshot)) == by_request
+    assert started(decide(las(request_order_from=None), snapshot)) == by_submission
+    assert started(decide(las(request_order_from=2), snapshot)) == by_submission
+
+
+def test_request_order_is_validated_and_on_by_default() -> None:
+    """The registered LAS orders every queue by requested device-time left; a negative first
+    queue is refused."""
+    assert Las(PolicyContext()).request_order_from == 0
+    with pytest.raises(ValueError, match="request_order_from"):
+        Las(PolicyContext(), request_order_from=-1)
+
+
 def test_demotion_exposes_a_running_job_to_preemption() -> None:
     """A running job is preempted for a queue-0 job only once it has crossed the threshold."""
     full = (pool(1, node("a", devices=1, busy=(0,))),)
@@ -201,7 +244,8 @@ def test_demotion_exposes_a_running_job_to_preemption() -> None:
 
 
 def test_preempts_lowest_queue_first_and_only_what_is_needed() -> None:
-    """A queue-0 job needing 4 devices preempts one 4-device runner, the later-submitted one."""
+    """A queue-0 job needing 4 devices preempts one 4-device runner, the one with most
+    requested device-time left."""
     snapshot = snap(
         10 * HOUR,
         (pool(1, node("a", busy=tuple(range(8)))),),
@@ -217,7 +261,8 @@ def test_preempts_lowest_queue_first_and_only_what_is_needed() -> None:
     assert policy.running_queue(snapshot.running[0], snapshot.now) == 2
     assert policy.running_queue(snapshot.running[1], snapshot.now) == 2
     decisions = decide(policy, snapshot)
-    # Both are in queue 2: the later submission is the less valuable one.
+    # Both are in queue 2 with the same 24 h limit: job 2 has used less of its 96 device-h
+    # (4 against 12), so it has more left and is the less valuable one.
     assert preempted(decisions) == [2] and started(decisions) == [9]
 
 
@@ -236,6 +281,27 @@ def test_prefers_the_lower_queue_victim() -> None:
     )
     decisions = decide(las(), snapshot)
     assert preempted(decisions) == [1] and started(decisions) == [9]
+
+
+def test_preempts_the_victim_with_most_requested_device_time_left() -> None:
+    """Two runners of one queue and tier: the one with most requested device-seconds left is
+    preempted (here the earlier submission: 48 h asked, 9 h used), not the later submission
+    (12 h asked, 9 h used); with request_order_from=None the later submission is, as before."""
+    snapshot = snap(
+        10 * HOUR,
+        (pool(1, node("a", devices=2, busy=(0, 1))),),
+        (pending(9, submitted=9 * HOUR),),
+        (
+            running(1, "a", (0,), started=HOUR, submitted=0.0, limit=48 * 3600),
+            running(2, "a", (1,), started=HOUR, submitted=HOUR / 2, limit=12 * 3600),
+        ),
+    )
+    policy = las()
+    assert [policy.running_queue(job, snapshot.now) for job in snapshot.running] == [2, 2]
+    decisions = decide(policy, snapshot)
+    assert preempted(decisions) == [1] and started(decisions) == [9]
+    decisions = decide(las(request_order_from=None), snapshot)
+    assert preempted(decisions) == [2] and started(decisions) == [9]
 
 
 def test_no_preemption_when_it_would_not_let_the_job_start() -> None:
@@ -508,10 +574,12 @@ def test_preemption_budget_stops_preempting_but_not_starting_on_free_devices() -
 def test_preemption_budget_may_be_overshot_by_one_job_only() -> None:
     """A job that starts by preempting takes all the victims it needs even past the budget
     (all-or-nothing), but no job after it preempts: a four-device job needs two two-device
-    victims under a budget of one."""
+    victims under a budget of one. (The small job asks for as much device-time as the big one,
+    so the big one, submitted first, goes first.)"""
     pools, run = two_device_victims(4)
     big = pending(1, 4, submitted=1.0)
-    snapshot = snap(20 * HOUR, pools, (big, pending(2, submitted=2.0)), run)
+    small = pending(2, submitted=2.0, limit=4 * 86_400)
+    snapshot = snap(20 * HOUR, pools, (big, small), run)
     decisions = decide(las(max_preemptions=1), snapshot)
     assert len(preempted(decisions)) == 2 and started(decisions) == [1]
 
@@ -524,6 +592,14 @@ def test_default_budget_is_registered_and_validated() -> None:
         Las(PolicyContext(), max_preemptions=0)
 
 
+def left_of(policy: Las, job: PendingJob, queue: int) -> float:
+    """Requested device-seconds not yet used, the within-queue key from request_order_from on."""
+    start = policy.request_order_from
+    if start is None or queue < start:
+        return 0.0
+    return job.devices * job.time_limit_s - job.attained_device_seconds
+
+
 def below_queue(queue: int) -> Callable[[Victim], bool]:
     """Whether a victim is in a lower queue (larger number) than ``queue``."""
     return lambda victim: victim.worth > queue
@@ -531,7 +607,7 @@ def below_queue(queue: int) -> Callable[[Victim], bool]:
 
 def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
     """LAS as its docstring states the rules, job by job: the order by sorting on
-    pending_queue and _late, every pool's nodes scanned for victims in a loop, no early stop,
+    pending_queue, _late and the requested device-time left, every pool's nodes scanned for victims in a loop, no early stop,
     and after the budget is spent every remaining job tried on free devices. (Like decide, a
     job no larger than one with the same options and queue that could neither start nor
     preempt is passed over while preempting is still allowed.)"""
@@ -546,6 +622,7 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
             queue_of[job.job_id],
             policy._late(job, queue_of[job.job_id]),
             job.tier.rank,
+            left_of(policy, job, queue_of[job.job_id]),
             job.submitted_at,
             job.job_id,
         ),
@@ -589,8 +666,10 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
         {"max_preemptions": 1},
         {"max_preemptions": None, "preempt_gap": 1},
         {"starve_limit": None, "max_wait_s": 3 * HOUR, "promoted_last": False},
+        {"request_order_from": None},
+        {"request_order_from": 2, "max_preemptions": None},
     ],
-    ids=["defaults", "budget-1", "no-budget-gap-1", "max-wait"],
+    ids=["defaults", "budget-1", "no-budget-gap-1", "max-wait", "fifo-in-queue", "request-from-2"],
 )
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshot=snapshots())
@@ -612,7 +691,13 @@ def test_decide_matches_the_rules_applied_job_by_job(
 @given(
     snapshot=snapshots(),
     options=st.sampled_from(
-        [{}, {"starve_limit": None, "max_wait_s": 2 * HOUR}, {"promoted_last": False}]
+        [
+            {},
+            {"starve_limit": None, "max_wait_s": 2 * HOUR},
+            {"promoted_last": False},
+            {"request_order_from": None},
+            {"request_order_from": 1},
+        ]
     ),
     now_shift=st.floats(0.0, 30 * 86_400.0),
 )
@@ -620,7 +705,8 @@ def test_pass_order_equals_sorting_on_the_scalar_rules(
     vector_jobs: int, snapshot: ClusterSnapshot, options: dict[str, object], now_shift: float
 ) -> None:
     """pass_order's queues and order, vectorised or job by job, are exactly pending_queue's
-    queues and the sort by (queue, promoted last, tier, submission, id), at any time."""
+    queues and the sort by (queue, promoted last, tier, requested device-time left from
+    request_order_from on, submission, id), at any time."""
     policy = Las(PolicyContext(), **options)  # type: ignore[arg-type]
     now = snapshot.now + now_shift
     jobs = snapshot.pending
@@ -634,6 +720,7 @@ def test_pass_order_equals_sorting_on_the_scalar_rules(
             queues[i],
             policy._late(jobs[i], queues[i]),
             jobs[i].tier.rank,
+            left_of(policy, jobs[i], queues[i]),
             jobs[i].submitted_at,
             jobs[i].job_id,
         ),

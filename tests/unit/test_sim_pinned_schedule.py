@@ -18,7 +18,9 @@ import pandas as pd
 import pytest
 
 from nuri.domain.cluster_spec import ClusterSpec, PoolSpec, ReservationSpec
+from nuri.policy.las import Las
 from nuri.policy.registry import POLICIES, PolicyContext, policy_named
+from nuri.policy.snapshot import Policy
 from nuri.sim.simulator import SimResult, Simulator
 from nuri.sim.workload import build_workload
 from nuri.traces.synthetic import generate_trace
@@ -51,7 +53,10 @@ def two_pools_with_a_service(nodes: int) -> ClusterSpec:
     )
 
 
-def simulate(cluster: ClusterSpec, frame: pd.DataFrame, name: str) -> SimResult:
+def simulate(
+    cluster: ClusterSpec, frame: pd.DataFrame, name: str, policy: Policy | None = None
+) -> SimResult:
+    """Run the registered policy ``name`` (or ``policy``, built elsewhere) on the workload."""
     workload = build_workload(frame, cluster)
     context = PolicyContext(
         oracle_work_s={job.job_id: job.work_s for job in workload.jobs}
@@ -60,7 +65,10 @@ def simulate(cluster: ClusterSpec, frame: pd.DataFrame, name: str) -> SimResult:
         restart_cost_s=RESTART_S,
     )
     return Simulator(
-        cluster, policy_named(name, context), shares=workload.shares, restart_cost_s=RESTART_S
+        cluster,
+        policy or policy_named(name, context),
+        shares=workload.shares,
+        restart_cost_s=RESTART_S,
     ).run(workload.jobs)
 
 
@@ -77,7 +85,7 @@ PINNED_ONE_POOL: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1000, 0, "645a15a6cab35bb1"),
     "fifo": (1000, 0, "66483beebf783ae0"),
     "hetero": (1000, 0, "91332c507aecd3dd"),
-    "las": (1379, 379, "43fea5b0beef1dd0"),
+    "las": (1381, 381, "c6c5f1303c5f91cc"),
     "slurm-multifactor": (1000, 0, "54903d1bfcb975e7"),
     "srtf-oracle": (1823, 823, "6ae73333d0869164"),
 }
@@ -86,7 +94,7 @@ PINNED_TWO_POOLS: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1004, 13, "9ef91958987406bd"),
     "fifo": (1001, 10, "b1172f587bc91dd5"),
     "hetero": (1009, 18, "ff7c7cabd36e9671"),
-    "las": (1430, 439, "0a941a54ec391ade"),
+    "las": (1430, 439, "04e79f8869093f3d"),
     "slurm-multifactor": (1000, 9, "2919c3e16deb6c90"),
     "srtf-oracle": (1580, 589, "da7622e521d4a272"),
 }
@@ -99,13 +107,35 @@ def test_one_pool_schedule_is_pinned(name: str) -> None:
     assert fingerprint(simulate(one_pool(frame), frame, name)) == PINNED_ONE_POOL[name]
 
 
-@pytest.mark.parametrize("name", sorted(POLICIES))
-def test_two_pool_schedule_with_a_service_is_pinned(name: str) -> None:
-    """Accelerator classes, two pools, a reserved node lent and reclaimed: pinned schedules."""
+def two_pool_workload() -> tuple[ClusterSpec, pd.DataFrame]:
+    """The jobs of at most 16 devices, some naming an accelerator class, on two pools."""
     frame = trace()
     frame = frame.assign(
         gpu_type=["", "H100", "A100", "H100|A100"] * (len(frame) // 4) + [""] * (len(frame) % 4)
     )
     frame = frame[frame["num_gpus"] <= 16]
-    cluster = two_pools_with_a_service(max(2, one_pool(frame).pools[0].nodes // 2))
+    return two_pools_with_a_service(max(2, one_pool(frame).pools[0].nodes // 2)), frame
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_two_pool_schedule_with_a_service_is_pinned(name: str) -> None:
+    """Accelerator classes, two pools, a reserved node lent and reclaimed: pinned schedules."""
+    cluster, frame = two_pool_workload()
     assert fingerprint(simulate(cluster, frame, name)) == PINNED_TWO_POOLS[name]
+
+
+LAS_BY_SUBMISSION = ((1379, 379, "43fea5b0beef1dd0"), (1430, 439, "0a941a54ec391ade"))
+"""LAS's pins before jobs of one queue were ordered by requested device-time left."""
+
+
+def test_las_without_request_order_keeps_its_earlier_schedules() -> None:
+    """LAS with request_order_from=None (queues and victims by submission, not by requested
+    device-time left) makes exactly the schedules LAS made before that order was added."""
+    frame = trace()
+    cluster, two_pool_frame = two_pool_workload()
+    context = PolicyContext(restart_cost_s=RESTART_S)
+    old = Las(context, request_order_from=None)
+    assert (
+        fingerprint(simulate(one_pool(frame), frame, "las", old)),
+        fingerprint(simulate(cluster, two_pool_frame, "las", old)),
+    ) == LAS_BY_SUBMISSION

@@ -79,9 +79,10 @@ candidates and never starts, under any policy.
 
 The policy is non-preemptive and holds no state between calls (the throughput table is copied at
 construction). Starts are gang placements from :class:`~nuri.policy.placement.FreeDevices`,
-which prefers few nodes and best-fit nodes. Cost per call: one sort of the queue, then per job a
-cached ranking of its candidates and a binary search or two, so 10,000 pending jobs on 10,000
-devices take about 30 ms (as long as FIFO's pass on the development machine).
+which prefers few nodes and best-fit nodes. Cost per call: one sort of the queue (in numpy from
+:data:`VECTOR_ORDER_JOBS` jobs), then per job a cached ranking of its candidates and a binary
+search or two, so 10,000 pending jobs on 10,000 devices take about 13 ms on the development
+machine (21 ms with the queue sorted as Python tuples, 2026-12-05).
 """
 
 import math
@@ -89,7 +90,11 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from operator import attrgetter
 
+import numpy as np
+
+from nuri.domain.commons import Tier
 from nuri.domain.errors import InvalidInput
 from nuri.policy.placement import FreeDevices, candidate_pools
 from nuri.policy.registry import PolicyContext
@@ -101,6 +106,9 @@ from nuri.policy.snapshot import (
     RunningJob,
     Start,
 )
+
+VECTOR_ORDER_JOBS = 64
+"""Queues at least this long are ordered with numpy; shorter ones by a tuple sort (same order)."""
 
 DEFAULT_MAX_SLOWDOWN = 2.0
 """A job never runs on a pool more than this many times slower than on its fastest candidate."""
@@ -242,20 +250,33 @@ class Hetero:
         return (1, job.tier.rank, job.submitted_at, job.job_id)
 
     def _ordered(self, pending: Sequence[PendingJob], now: float) -> list[PendingJob]:
-        """The queue in :meth:`order_key` order (decorated sort: one key tuple per job)."""
+        """The queue in :meth:`order_key` order.
+
+        Long queues are sorted with one :func:`numpy.lexsort` over the key's columns: a live
+        decision sees 10,000 jobs, and sorting that many Python key tuples took a third of it.
+        Both sorts are stable and compare the same floats and ints, so the orders are equal.
+        """
         cut = now - self.starvation_s
-        rank = {tier: tier.rank for tier in {job.tier for job in pending}}
-        keyed = [
-            (
-                (0, 0, job.submitted_at, job.job_id)
-                if job.submitted_at <= cut
-                else (1, rank[job.tier], job.submitted_at, job.job_id),
-                index,
-            )
-            for index, job in enumerate(pending)
-        ]
-        keyed.sort()
-        return [pending[index] for _, index in keyed]
+        rank = {tier: tier.rank for tier in Tier}
+        count = len(pending)
+        if count < VECTOR_ORDER_JOBS:  # numpy's per-call cost outweighs a short sort
+            keyed = [
+                (
+                    (0, 0, job.submitted_at, job.job_id)
+                    if job.submitted_at <= cut
+                    else (1, rank[job.tier], job.submitted_at, job.job_id),
+                    index,
+                )
+                for index, job in enumerate(pending)
+            ]
+            keyed.sort()
+            return [pending[index] for _, index in keyed]
+        submitted = np.fromiter(map(_submitted_at, pending), np.float64, count)
+        ids = np.fromiter(map(_job_id, pending), np.int64, count)
+        ranks = np.fromiter(map(rank.__getitem__, map(_tier, pending)), np.int64, count)
+        starving = submitted <= cut
+        order = np.lexsort((ids, submitted, np.where(starving, 0, ranks), ~starving))
+        return [pending[index] for index in order.tolist()]
 
     def speed(self, job_class: str, pool: PoolState) -> float:
         """The job class's relative speed on one device of ``pool``: the table's, else the
@@ -445,6 +466,11 @@ class _Ranking:
                 [(pool, speed) for pool, speed in candidates if pool.devices >= job.devices]
             )
         return sized
+
+
+_submitted_at = attrgetter("submitted_at")
+_job_id = attrgetter("job_id")
+_tier = attrgetter("tier")
 
 
 def _rate(pool: PoolState) -> float:

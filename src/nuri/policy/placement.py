@@ -202,13 +202,20 @@ class FreeDevices:
         size = self.pools[pool_id].node_size
         kinds = (False, True) if include_reserved else (False,)
         for count in range(devices, size + 1):
-            candidates = [node for kind in kinds if (node := self._first(pool_id, kind, count))]
-            if candidates:
-                best = min(candidates, key=lambda node: node.order)
+            best = self._first(pool_id, False, count)
+            if include_reserved:
+                other = self._first(pool_id, True, count)
+                if other is not None and (best is None or other.order < best.order):
+                    best = other
+            if best is not None:
                 placement: tuple[NodeSlice, ...] = (
                     NodeSlice(best.name, tuple(best.free[:devices])),
                 )
-                self.take(pool_id, placement)
+                # What take() does, for the devices listed first: every start of a pass comes
+                # through here, so the set-based filter of take() is skipped.
+                best.free = best.free[devices:]
+                self._count(pool_id, best, -devices)
+                self._file(pool_id, best)
                 return placement
         if devices <= size:
             return None  # a job that fits one node never spans nodes: it waits for one
