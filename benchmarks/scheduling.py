@@ -396,7 +396,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated sections to skip: policies,speed,latency,estimates",
+        help="comma-separated sections to skip: policies,speed,latency,estimates,reservations",
     )
     args = parser.parse_args(argv)
     policies = [name for name in args.policies.split(",") if name]
