@@ -19,6 +19,7 @@ from nuri.policy.snapshot import (
     PendingJob,
     PoolState,
     Preempt,
+    RunningJob,
 )
 
 
@@ -375,8 +376,11 @@ def check_decisions(snapshot: ClusterSnapshot, decisions: Sequence[Decision]) ->
     if not decisions:
         return
     # Lookups by id built at C speed (dict of zip of map): the queue may hold thousands of jobs.
+    # Running jobs are looked up only for preemptions, which most decisions have none of.
     pending = dict(zip(map(_job_id, snapshot.pending), snapshot.pending, strict=True))
-    running = dict(zip(map(_job_id, snapshot.running), snapshot.running, strict=True))
+    running: dict[int, RunningJob] = {}
+    if any(isinstance(decision, Preempt) for decision in decisions):
+        running = dict(zip(map(_job_id, snapshot.running), snapshot.running, strict=True))
     pools = {pool.pool_id: pool for pool in snapshot.pools}
     node_state: dict[str, tuple[int, NodeState]] = {
         node.name: (pool.pool_id, node) for pool in snapshot.pools for node in pool.nodes
