@@ -166,11 +166,12 @@ def _size_factors(jobs: Sequence[PendingJob], pools: Sequence[PoolState]) -> lis
     if len(pool_ids) == 1 and (None not in pool_ids or len(set(map(_accelerator, jobs))) == 1):
         # one key for the whole queue (the usual case): no per-job lookups
         largest = max((pool.node_size for pool in pools if accepts(pool, jobs[0])), default=0)
+        wanted = list(map(_devices, jobs))
         by_devices = {
             devices: _size_factor(devices, largest, cluster_nodes, cluster_devices)
-            for devices in set(map(_devices, jobs))
+            for devices in set(wanted)
         }
-        return list(map(by_devices.__getitem__, map(_devices, jobs)))
+        return list(map(by_devices.__getitem__, wanted))
     node_size: dict[int | str | None, int] = {}
     factor_of: dict[tuple[int, int], float] = {}
     factors = []
