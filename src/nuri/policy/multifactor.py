@@ -57,7 +57,6 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Final
 
 import numpy as np
@@ -84,12 +83,6 @@ WEIGHT_JOB_SIZE: Final = 1000.0
 WEIGHT_QOS: Final = 10000.0
 """``PriorityWeightQOS``: nuri's choice, equal to the fair-share weight (see module docstring)."""
 
-_pool_id = attrgetter("pool_id")
-_accelerator = attrgetter("accelerator")
-_submitted_at = attrgetter("submitted_at")
-_devices = attrgetter("devices")
-_project_id = attrgetter("project_id")
-_tier = attrgetter("tier")
 
 QOS_FACTOR: Final[Mapping[Tier, float]] = {
     Tier.STRATEGIC: 1.0,
@@ -162,16 +155,18 @@ def _size_factors(jobs: Sequence[PendingJob], pools: Sequence[PoolState]) -> lis
     """
     cluster_devices = sum(pool.devices for pool in pools)
     cluster_nodes = sum(len(pool.nodes) for pool in pools)
-    pool_ids = set(map(_pool_id, jobs))
-    if len(pool_ids) == 1 and (None not in pool_ids or len(set(map(_accelerator, jobs))) == 1):
+    # Columns are read by comprehensions: on CPython 3.11 they read a slotted attribute about
+    # twice as fast as map() over an attrgetter.
+    pool_ids = {job.pool_id for job in jobs}
+    if len(pool_ids) == 1 and (None not in pool_ids or len({job.accelerator for job in jobs}) == 1):
         # one key for the whole queue (the usual case): no per-job lookups
         largest = max((pool.node_size for pool in pools if accepts(pool, jobs[0])), default=0)
-        wanted = list(map(_devices, jobs))
+        wanted = [job.devices for job in jobs]
         by_devices = {
             devices: _size_factor(devices, largest, cluster_nodes, cluster_devices)
             for devices in set(wanted)
         }
-        return list(map(by_devices.__getitem__, wanted))
+        return [by_devices[devices] for devices in wanted]
     node_size: dict[int | str | None, int] = {}
     factor_of: dict[tuple[int, int], float] = {}
     factors = []
@@ -243,10 +238,10 @@ def priorities(snapshot: ClusterSnapshot) -> npt.NDArray[np.float64]:
             ],
             np.float64,
         )
-    # Columns read through C-level map chains: this runs on every pass over the whole queue.
-    submitted = np.fromiter(map(_submitted_at, jobs), np.float64, count)
-    share = np.fromiter(map(fairshare.__getitem__, map(_project_id, jobs)), np.float64, count)
-    qos = np.fromiter(map(QOS_FACTOR.__getitem__, map(_tier, jobs)), np.float64, count)
+    # Columns read by comprehensions (see _size_factors): this runs on every pass over the queue.
+    submitted = np.array([job.submitted_at for job in jobs], np.float64)
+    share = np.array([fairshare[job.project_id] for job in jobs], np.float64)
+    qos = np.array([QOS_FACTOR[job.tier] for job in jobs], np.float64)
     age = np.minimum(1.0, np.maximum(0.0, snapshot.now - submitted) / PRIORITY_MAX_AGE_S)
     result: npt.NDArray[np.float64] = (
         WEIGHT_AGE * age
