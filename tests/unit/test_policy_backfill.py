@@ -10,10 +10,12 @@ import random
 import statistics
 import time
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from nuri.domain.commons import Tier
+from nuri.policy import backfill, multifactor
 from nuri.policy.allocation_fair import AllocationFair
 from nuri.policy.backfill import (
     STARVATION_BOUND_S,
@@ -304,6 +306,31 @@ def test_rank_jobs_puts_starved_jobs_first_by_deadline_then_score() -> None:
     assert rank_jobs([], [], 0.0, uniform_bound(1.0)) == []
 
 
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("count", [10, 200], ids=["short", "long"])
+def test_rank_jobs_is_the_same_order_in_python_and_numpy(seed: int, count: int) -> None:
+    """Short queues are ranked by a Python sort, long ones by numpy's lexsort: on the same
+    queue, with starved jobs, tied scores and tied submission times, both give one order."""
+    rng = random.Random(seed)
+    jobs = [
+        pending(
+            job_id,
+            1,
+            1,
+            float(rng.randrange(0, 50)),
+            tier=rng.choice(list(Tier)),
+        )
+        for job_id in rng.sample(range(1, 10 * count), count)
+    ]
+    score = [float(rng.randrange(0, 4)) for _ in jobs]
+    bounds = {Tier.STRATEGIC: 10.0, Tier.HUB_MEMBER: 20.0, Tier.GENERAL: 30.0}
+    ranked = rank_jobs(jobs, score, 45.0, bounds)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(backfill, "_SHORT_QUEUE", 0 if count <= backfill._SHORT_QUEUE else count)
+        assert rank_jobs(jobs, score, 45.0, bounds) == ranked
+    assert len({job.job_id for job in ranked}) == count
+
+
 # --- properties ------------------------------------------------------------------------------
 
 
@@ -409,6 +436,21 @@ def rich_snapshots(draw: st.DrawFn, *, reserved: bool = True) -> ClusterSnapshot
 
 
 POLICIES: list[Policy] = [EasyBackfill(), SlurmMultifactor(), AllocationFair()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rich_snapshots())
+def test_short_queue_paths_decide_as_the_vectorised_ones(snap: ClusterSnapshot) -> None:
+    """Short queues are ranked, given priorities and backfilled in plain Python (cheaper than
+    numpy for a few dozen jobs); with those paths switched off, every backfill policy orders
+    the queue and starts jobs exactly as before."""
+    for policy in (EasyBackfill(), SlurmMultifactor(), AllocationFair()):
+        order, decisions = policy.order(snap), plan(policy, snap)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(backfill, "_SHORT_QUEUE", 0)
+            patch.setattr(multifactor, "_SHORT_QUEUE", 0)
+            assert policy.order(snap) == order
+            assert plan(policy, snap) == decisions
 
 
 @settings(max_examples=300, deadline=None)

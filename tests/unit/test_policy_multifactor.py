@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 from nuri.domain.commons import Tier
+from nuri.policy import multifactor
 from nuri.policy.backfill import plan_backfill
 from nuri.policy.multifactor import (
     PRIORITY_MAX_AGE_S,
@@ -181,6 +182,21 @@ def test_vectorised_priorities_with_one_key_for_the_queue(
     )
     expected = SlurmMultifactor().factors(snap)
     assert priorities(snap).tolist() == [expected[job.job_id].priority for job in snap.pending]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rich_snapshots())
+def test_priorities_are_the_factors_exactly_job_by_job_and_in_columns(
+    snap: ClusterSnapshot,
+) -> None:
+    """A short queue's priorities are computed job by job, a long one's over numpy columns:
+    either way each is its job's PriorityFactors.priority, float for float."""
+    factors = SlurmMultifactor().factors(snap)
+    expected = [factors[job.job_id].priority for job in snap.pending]
+    assert priorities(snap).tolist() == expected
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(multifactor, "_SHORT_QUEUE", 0)
+        assert priorities(snap).tolist() == expected
 
 
 # --- order -------------------------------------------------------------------------------------

@@ -195,7 +195,11 @@ class Simulator:
         self._node_names = {pool.pool_id: tuple(pool.node_names()) for pool in cluster.pools}
         self._node_cache: dict[str, NodeState] = {}
         self._pool_cache: dict[int, PoolState] = {}
-        self._dirty_pools: set[int] = set(self._pools)
+        # Nodes whose free devices changed since the last snapshot, by pool: only their
+        # NodeState is compared and rebuilt, and only their pools get a new PoolState.
+        self._dirty: dict[int, set[str]] = {
+            pool_id: set(names) for pool_id, names in self._node_names.items()
+        }
         self._free_count = {pool.pool_id: pool.devices for pool in cluster.pools}
 
     # -- running a workload ------------------------------------------------------------------------
@@ -400,27 +404,25 @@ class Simulator:
                 self._push(wake, _WAKE, 0, 0)
 
     def _snapshot(self) -> ClusterSnapshot:
-        for pool_id in self._dirty_pools:
+        node_cache = self._node_cache
+        for pool_id, changed in self._dirty.items():
             pool = self._pools[pool_id]
-            nodes = []
-            for name in self._node_names[pool_id]:
-                cached = self._node_cache.get(name)
+            for name in changed:
+                cached = node_cache.get(name)
                 free = tuple(self._free[name])
                 if cached is None or cached.free_indices != free:
-                    cached = NodeState(
+                    node_cache[name] = NodeState(
                         name, pool.devices_per_node, free, self._reserved_for.get(name)
                     )
-                    self._node_cache[name] = cached
-                nodes.append(cached)
             self._pool_cache[pool_id] = PoolState(
                 pool_id=pool_id,
                 name=pool.name,
                 accelerator=pool.accelerator,
                 rate_milli=pool.rate_milli,
-                nodes=tuple(nodes),
+                nodes=tuple(map(node_cache.__getitem__, self._node_names[pool_id])),
                 hub=pool.hub,
             )
-        self._dirty_pools.clear()
+        self._dirty.clear()
         groups = {
             group: GroupUsage(
                 project_id=group,
@@ -475,11 +477,12 @@ class Simulator:
     ) -> None:
         job = live.job
         pool = self._pools[pool_id]
+        changed = self._dirty.setdefault(pool_id, set())
         for part in placement:
             free = self._free[part.node]
             self._free[part.node] = [index for index in free if index not in part.device_indices]
+            changed.add(part.node)
         self._free_count[pool_id] -= job.devices
-        self._dirty_pools.add(pool_id)
         live.attempt += 1
         live.pool_id = pool_id
         live.started = at
@@ -513,10 +516,11 @@ class Simulator:
         running = self._running.pop(job.job_id)
         assert live.pool_id is not None
         pool = self._pools[live.pool_id]
+        changed = self._dirty.setdefault(live.pool_id, set())
         for part in running.placement:
             self._free[part.node] = sorted(self._free[part.node] + list(part.device_indices))
+            changed.add(part.node)
         self._free_count[live.pool_id] += job.devices
-        self._dirty_pools.add(live.pool_id)
         self._rate[job.project_id] -= job.devices * pool.h100_equivalent
         elapsed = self._now - live.started
         live.attained += job.devices * elapsed
@@ -569,7 +573,7 @@ class Simulator:
                 while indices and held > wanted:
                     self._free[name] = sorted([*self._free[name], indices.pop()])
                     self._free_count[self._node_pool[name]] += 1
-                    self._dirty_pools.add(self._node_pool[name])
+                    self._dirty.setdefault(self._node_pool[name], set()).add(name)
                     held -= 1
             for name in service.nodes:
                 if held >= wanted:
@@ -579,7 +583,7 @@ class Simulator:
                     self._free[name] = self._free[name][len(take) :]
                     service.held.setdefault(name, []).extend(take)
                     self._free_count[self._node_pool[name]] -= len(take)
-                    self._dirty_pools.add(self._node_pool[name])
+                    self._dirty.setdefault(self._node_pool[name], set()).add(name)
                     held += len(take)
 
     def _outcome(self, live: _Live) -> JobOutcome:
