@@ -514,13 +514,40 @@ def test_a_promoted_job_is_protected_for_a_stretch_that_grows_with_its_wait() ->
 
 
 def test_defaults() -> None:
-    """The tuned defaults: eight queues a factor 4 apart, preempt two queues down, starvation
-    limit 32, 15 min minimum run for a 60 s restart cost."""
+    """The tuned defaults: three queues (1 and 16 device-hours), preempt two queues down,
+    starvation limit 32, 15 min minimum run for a 60 s restart cost."""
     policy = Las(PolicyContext(restart_cost_s=60.0))
-    assert policy.thresholds_s == tuple(h * HOUR for h in (0.25, 1, 4, 16, 64, 256, 1024))
+    assert policy.thresholds_s == (1 * HOUR, 16 * HOUR)
+    assert las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS == (0.25, 1, 4, 16, 64, 256, 1024)
     assert policy.preempt_gap == 2 and policy.starve_limit == 32.0
     assert policy.min_run_s == 900.0
     assert Las(PolicyContext(restart_cost_s=300.0)).min_run_s == 3000.0
+
+
+def test_default_bottom_queue_goes_by_request_whatever_the_service() -> None:
+    """With the default thresholds every job past 16 device-hours shares the bottom queue, so
+    the job with less requested device-time left starts first though it has run ten times as
+    long (200 device-hours run, 10 left, against 20 run and 100 left); the earlier eight
+    queues put the job with less service first. A running bottom-queue job is not preempted
+    for a pending one of the same queue, however little that one has left."""
+    policy = Las(PolicyContext(restart_cost_s=60.0))
+    little_left = pending(1, submitted=10.0, attained=200 * HOUR, limit=int(210 * HOUR))
+    much_left = pending(2, submitted=20.0, attained=20 * HOUR, limit=int(120 * HOUR))
+    snapshot = snap(300 * HOUR, (pool(1, node("a", devices=1)),), (little_left, much_left))
+    assert {policy.pending_queue(job, snapshot.now) for job in snapshot.pending} == {2}
+    assert started(decide(policy, snapshot)) == [1]
+    eight = Las(
+        PolicyContext(restart_cost_s=60.0),
+        thresholds_gpu_hours=las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS,
+    )
+    assert started(decide(eight, snapshot)) == [2]
+    busy = snap(
+        300 * HOUR,
+        (pool(1, node("a", devices=1, busy=(0,))),),
+        (little_left,),
+        (running(3, "a", (0,), started=290 * HOUR, attained=20 * HOUR, limit=int(900 * HOUR)),),
+    )
+    assert decide(policy, busy) == []
 
 
 def test_preempt_gap_needs_two_queues_between() -> None:

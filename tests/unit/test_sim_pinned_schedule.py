@@ -17,6 +17,7 @@ import math
 import pandas as pd
 import pytest
 
+import nuri.policy.las as las_module
 from nuri.domain.cluster_spec import ClusterSpec, PoolSpec, ReservationSpec
 from nuri.policy.las import Las
 from nuri.policy.registry import POLICIES, PolicyContext, policy_named
@@ -85,7 +86,7 @@ PINNED_ONE_POOL: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1000, 0, "645a15a6cab35bb1"),
     "fifo": (1000, 0, "66483beebf783ae0"),
     "hetero": (1000, 0, "91332c507aecd3dd"),
-    "las": (1381, 381, "c6c5f1303c5f91cc"),
+    "las": (1123, 123, "55a77c1bc5850b15"),
     "slurm-multifactor": (1000, 0, "54903d1bfcb975e7"),
     "srtf-oracle": (1823, 823, "6ae73333d0869164"),
 }
@@ -94,7 +95,7 @@ PINNED_TWO_POOLS: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1004, 13, "9ef91958987406bd"),
     "fifo": (1001, 10, "b1172f587bc91dd5"),
     "hetero": (1009, 18, "ff7c7cabd36e9671"),
-    "las": (1430, 439, "04e79f8869093f3d"),
+    "las": (1086, 95, "ad76076f748bf80b"),
     "slurm-multifactor": (1000, 9, "2919c3e16deb6c90"),
     "srtf-oracle": (1580, 589, "da7622e521d4a272"),
 }
@@ -129,13 +130,36 @@ LAS_BY_SUBMISSION = ((1379, 379, "43fea5b0beef1dd0"), (1430, 439, "0a941a54ec391
 
 
 def test_las_without_request_order_keeps_its_earlier_schedules() -> None:
-    """LAS with request_order_from=None (queues and victims by submission, not by requested
-    device-time left) makes exactly the schedules LAS made before that order was added."""
+    """LAS with its earlier eight queues and request_order_from=None (queues and victims by
+    submission, not by requested device-time left) makes exactly the schedules LAS made before
+    that order was added."""
     frame = trace()
     cluster, two_pool_frame = two_pool_workload()
     context = PolicyContext(restart_cost_s=RESTART_S)
-    old = Las(context, request_order_from=None)
+    old = Las(
+        context,
+        thresholds_gpu_hours=las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS,
+        request_order_from=None,
+    )
     assert (
         fingerprint(simulate(one_pool(frame), frame, "las", old)),
         fingerprint(simulate(cluster, two_pool_frame, "las", old)),
     ) == LAS_BY_SUBMISSION
+
+
+LAS_EIGHT_QUEUES = ((1381, 381, "c6c5f1303c5f91cc"), (1430, 439, "04e79f8869093f3d"))
+"""LAS's pins before its default went from eight queues to three (2026-12-05)."""
+
+
+def test_las_with_eight_queues_keeps_its_earlier_schedules() -> None:
+    """LAS with its earlier default thresholds (eight queues a factor 4 apart) and the order
+    within a queue by requested device-time left makes exactly the schedules it made before
+    the default became three queues."""
+    frame = trace()
+    cluster, two_pool_frame = two_pool_workload()
+    context = PolicyContext(restart_cost_s=RESTART_S)
+    eight = Las(context, thresholds_gpu_hours=las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS)
+    assert (
+        fingerprint(simulate(one_pool(frame), frame, "las", eight)),
+        fingerprint(simulate(cluster, two_pool_frame, "las", eight)),
+    ) == LAS_EIGHT_QUEUES

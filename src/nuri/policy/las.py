@@ -84,19 +84,33 @@ job one queue up; a (re)started job is protected for ``min_run_s`` (by default
 
 Defaults and how they were chosen
 ---------------------------------
-``thresholds_gpu_hours = (0.25, 1, 4, 16, 64, 256, 1024)`` (eight queues a factor 4 apart),
-``preempt_gap = 2``, ``starve_limit = 32``, ``promoted_run_factor = 2``, ``min_run_s`` 15 min.
-Tuned on end metrics only, on the Philly-derived Gavel trace (15,264 jobs; one H100 pool of
-36 x 8 devices, offered load 0.92, restart cost 60 s); the policy never saw a duration. There
-it gives mean JCT 3.5e5 s (SRTF oracle 2.3e5 s, Slurm multifactor 1.9e6 s), mean bounded
-slowdown 2.1 (multifactor 3,500), p99 JCT 1.05x multifactor's and 1.85 preemptions per job
-(measured 2026-12-05). Ordering each queue by requested device-time left
-(``request_order_from = 0``) brought the mean JCT there from 4.1e5 s (1.79x the oracle) to
-3.5e5 s (1.50x), and from 11.8 to 11.4 h on Alibaba openb (1.10x to 1.06x).
-Three queues (thresholds 1 and 16 device-hours) let long jobs take turns at the bottom and
-gave 1.8x the mean JCT; ``starve_limit`` 8 with promoted jobs first in queue 0 made promoted long
+``thresholds_gpu_hours = (1, 16)`` (three queues), ``preempt_gap = 2``, ``starve_limit = 32``,
+``promoted_run_factor = 2``, ``min_run_s`` 15 min. Tuned on end metrics only, on the
+Philly-derived Gavel trace (15,264 jobs; one H100 pool of 36 x 8 devices, offered load 0.92,
+restart cost 60 s) and checked on Alibaba openb; the policy never saw a duration. There it gives
+mean JCT 88.1 h (SRTF oracle 64.0 h, Slurm multifactor 536 h), mean bounded slowdown 2.3
+(multifactor 3,500), p99 JCT 0.96x multifactor's and 1.55 preemptions per job (measured
+2026-12-05).
+
+How they got there: eight queues a factor 4 apart (:data:`EIGHT_QUEUE_THRESHOLDS_GPU_HOURS`,
+the default until 2026-12-05) gave 114.6 h with jobs of a queue in submission order, and 96.1 h
+(1.50x the oracle, 1.85 preemptions per job) once each queue was ordered by requested
+device-time left (``request_order_from = 0``; on openb 11.8 to 11.4 h). With that order, fewer
+queues help: every job past 16 device-hours shares the bottom queue, where the job with least
+requested device-time left starts first, whatever service it has attained, and jobs there never
+preempt one another (``preempt_gap`` 2: only queue-0 jobs preempt them). Eight queues instead
+ranked a job that had run 20 device-hours before one that had run 200 but had little left of
+what it asked for. Three queues gave 88.1 h (1.38x) with fewer preemptions (1.55 per job)
+and a lower p99 (1,866 h against 2,045 h), and 11.3 h on openb. Other spacings came close on
+Gavel (2 and 32: 87.0 h; 4 and 64: 88.9 h, with mean bounded slowdown 4.0); ``preempt_gap = 1``
+gained under 1 % for more than 2 preemptions per job; on the first 7,000 jobs, five to seven
+queues lay between three and eight, and thirteen (a factor 2 apart) were worse than eight.
+Letting a job also preempt one of its own or a lower queue whose requested device-time left is
+4 times its own (SRTF on requests) gained 4 % on the first 3,000 jobs, for 2.2 preemptions per
+job and simulations 35 times slower. Before the order within a queue, three queues let long jobs take turns at the bottom and gave
+1.8x the mean JCT; ``starve_limit`` 8 with promoted jobs first in queue 0 made promoted long
 jobs block new ones (median JCT x13); protecting a restart for a fraction of its past run
-blocked short jobs; ``preempt_gap = 1`` cost 2.3 preemptions per job.
+blocked short jobs.
 
 Preemption budget
 -----------------
@@ -116,7 +130,8 @@ the work of one decision: on a 10,000-device snapshot whose 2,125 running jobs a
 10,000 new queue-0 jobs, the unbounded pass preempted all 2,125 and took 1-2 s. The budget never
 binds on the Alibaba openb and Gavel Philly traces (3,000-job prefixes and full traces): their
 schedules are identical with and without it (re-checked on the full traces with the order
-within a queue by requested device-time left). ``None`` removes it.
+within a queue by requested device-time left, and again with three queues on openb and on
+Gavel with 288 devices). ``None`` removes it.
 
 Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running jobs (the order
 vectorised in numpy from :data:`VECTOR_ORDER_JOBS` jobs; the running jobs ranked as victims
@@ -151,8 +166,13 @@ from nuri.policy.snapshot import (
     Start,
 )
 
-DEFAULT_THRESHOLDS_GPU_HOURS: tuple[float, ...] = (0.25, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0)
-"""Queue thresholds in device-hours of attained service: eight queues, a factor 4 apart."""
+DEFAULT_THRESHOLDS_GPU_HOURS: tuple[float, ...] = (1.0, 16.0)
+"""Queue thresholds in device-hours of attained service: three queues (see *Defaults and how
+they were chosen* in the module docstring)."""
+
+EIGHT_QUEUE_THRESHOLDS_GPU_HOURS: tuple[float, ...] = (0.25, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0)
+"""The default thresholds until 2026-12-05: eight queues a factor 4 apart. Pass them as
+``thresholds_gpu_hours`` to get LAS's earlier schedules back."""
 
 DEFAULT_STARVE_LIMIT = 32.0
 """Promote a job that has waited this many times as long as it has run."""
