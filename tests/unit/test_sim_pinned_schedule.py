@@ -82,22 +82,22 @@ def fingerprint(result: SimResult) -> tuple[int, int, str]:
 
 
 PINNED_ONE_POOL: dict[str, tuple[int, int, str]] = {
-    "allocation-fair": (1000, 0, "46d1c72bf674a3a5"),
-    "easy-backfill": (1000, 0, "645a15a6cab35bb1"),
-    "fifo": (1000, 0, "66483beebf783ae0"),
-    "hetero": (1000, 0, "91332c507aecd3dd"),
-    "las": (1123, 123, "55a77c1bc5850b15"),
-    "slurm-multifactor": (1000, 0, "54903d1bfcb975e7"),
-    "srtf-oracle": (1823, 823, "6ae73333d0869164"),
+    "allocation-fair": (1000, 0, "0840267143cef925"),
+    "easy-backfill": (1000, 0, "f7beba5830f07dda"),
+    "fifo": (1000, 0, "e1c77601ed937090"),
+    "hetero": (1000, 0, "8b239a8f60bd06af"),
+    "las": (1123, 123, "d5d28e91fe1dd169"),
+    "slurm-multifactor": (1000, 0, "021b6fc8cf7a63e9"),
+    "srtf-oracle": (1823, 823, "39ea162de17ad5c9"),
 }
 PINNED_TWO_POOLS: dict[str, tuple[int, int, str]] = {
-    "allocation-fair": (1002, 11, "4bb13e923ce2c450"),
-    "easy-backfill": (1004, 13, "9ef91958987406bd"),
-    "fifo": (1001, 10, "b1172f587bc91dd5"),
-    "hetero": (1009, 18, "ff7c7cabd36e9671"),
-    "las": (1086, 95, "ad76076f748bf80b"),
-    "slurm-multifactor": (1000, 9, "2919c3e16deb6c90"),
-    "srtf-oracle": (1580, 589, "da7622e521d4a272"),
+    "allocation-fair": (1002, 11, "060eff2ba48bb743"),
+    "easy-backfill": (1004, 13, "afcd485c243e7243"),
+    "fifo": (1001, 10, "4a5692eb046bc16c"),
+    "hetero": (1009, 18, "e9e76b51ea004348"),
+    "las": (1086, 95, "72859f93c866c397"),
+    "slurm-multifactor": (1000, 9, "4939e899e19fe33e"),
+    "srtf-oracle": (1580, 589, "45172e8fd3a6f0b3"),
 }
 
 
@@ -125,7 +125,7 @@ def test_two_pool_schedule_with_a_service_is_pinned(name: str) -> None:
     assert fingerprint(simulate(cluster, frame, name)) == PINNED_TWO_POOLS[name]
 
 
-LAS_BY_SUBMISSION = ((1379, 379, "43fea5b0beef1dd0"), (1430, 439, "0a941a54ec391ade"))
+LAS_BY_SUBMISSION = ((1379, 379, "e946420698daa66d"), (1430, 439, "a96c575984c81e3e"))
 """LAS's pins before jobs of one queue were ordered by requested device-time left."""
 
 
@@ -147,7 +147,7 @@ def test_las_without_request_order_keeps_its_earlier_schedules() -> None:
     ) == LAS_BY_SUBMISSION
 
 
-LAS_EIGHT_QUEUES = ((1381, 381, "c6c5f1303c5f91cc"), (1430, 439, "04e79f8869093f3d"))
+LAS_EIGHT_QUEUES = ((1381, 381, "dfec0c8cbc7e1eae"), (1430, 439, "49a171893329b064"))
 """LAS's pins before its default went from eight queues to three (2026-12-05)."""
 
 

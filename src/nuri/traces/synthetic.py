@@ -11,7 +11,8 @@ The model (every parameter is an argument of :func:`generate_trace`):
   tail reported for Microsoft's Philly cluster (Jeon et al., "Analysis of Large-Scale
   Multi-Tenant GPU Clusters for DNN Training Workloads", USENIX ATC'19). Without the cap the
   mean would be ``median * exp(sigma^2 / 2)``; the cap trims it slightly (about 0.06% of jobs are
-  capped).
+  capped). Durations are rounded to whole milliseconds, so a seed gives the same trace on every
+  CPU (numpy's vectorised ``exp`` may differ in the last bit between instruction sets).
 - **GPUs**: drawn from :data:`GPU_COUNT_WEIGHTS`: 1 GPU 70%, 2 GPUs 4%, 4 GPUs 13%, 8 GPUs 10%,
   16 GPUs 2%, 32 GPUs 1%. These are the Philly-derived Gavel trace's shares (68.7%, 3.0%, 13.4%,
   12.5%, 1.7%, 0.6% over its 15,264 jobs), rounded, with its rare odd sizes folded into the
@@ -104,7 +105,9 @@ def generate_trace(
     rng = np.random.default_rng(seed)
     submit = np.cumsum(rng.exponential(mean_interarrival_s, size=jobs))
     duration = np.exp(np.log(median_duration_s) + duration_sigma * rng.standard_normal(jobs))
-    duration = np.clip(duration, 1.0, max_duration_s)
+    # Whole milliseconds: numpy's vectorised exp differs in the last bit between CPUs (its
+    # AVX-512 path is not its AVX2 one), and rounding keeps a seed's trace the same everywhere.
+    duration = np.round(np.clip(duration, 1.0, max_duration_s), 3)
     gpus = rng.choice(sizes, size=jobs, p=weights / weights.sum())
     ranks = np.arange(1, groups + 1, dtype="float64")
     group_weights = ranks**-zipf_exponent
