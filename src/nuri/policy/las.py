@@ -528,6 +528,8 @@ class Las:
         changes no choice, and the victim index is built over fewer jobs.
         """
         lowest = max(1, lowest)  # nothing outranks queue 0
+        if lowest > len(self.thresholds_s):
+            return []  # below the last queue: no job can be there
         ranked: list[tuple[tuple[int, int, float, float, int], RunningJob, int]] = []
         min_run_s, bounds = self.min_run_s, self._bounds
         request_from = self.request_order_from
@@ -586,7 +588,14 @@ class Las:
                 if at is not None:
                     times.append(at)
         last_queue = len(self.thresholds_s)
-        for running in snapshot.running:
+        if best_pending + self.preempt_gap > last_queue:
+            # No running job can be in a queue best_pending could preempt, now or after its
+            # next threshold (the two conditions below need queue + 1 <= last_queue or queue
+            # >= best_pending + preempt_gap, with queue <= last_queue): only promotions count.
+            running_jobs: Sequence[RunningJob] = ()
+        else:
+            running_jobs = snapshot.running
+        for running in running_jobs:
             # running_service, queue_of and protected_until inlined, sharing devices and
             # whether the attempt started promoted (never, for a first attempt)
             placement = running.placement
