@@ -533,32 +533,38 @@ class Las:
         ranked: list[tuple[tuple[int, int, float, float, int], RunningJob, int]] = []
         min_run_s, bounds = self.min_run_s, self._bounds
         request_from = self.request_order_from
+        # Queue `lowest` or a lower one means a service of at least its bound (bisect_right
+        # counts the bounds <= service). Service is at most all attained by now (an attempt
+        # that started promoted counts only itself), so a job whose total is below the bound
+        # is left out before its protection and promotion are worked out: most running jobs.
+        floors = {tier: tier_bounds[lowest - 1] for tier, tier_bounds in bounds.items()}
         for job in snapshot.running:
             if not job.preemptible:
                 continue
             # protected_until and running_queue, inlined: they share devices and promotion
             placement = job.placement
             devices = len(placement[0].device_indices) if len(placement) == 1 else job.devices
+            this_attempt = devices * max(0.0, now - job.started_at)
+            total = job.attained_device_seconds + this_attempt
+            if total < floors[job.tier]:
+                continue
             if job.attained_device_seconds <= 0.0:  # a first attempt: never a promotion
                 until = job.started_at + min_run_s
                 if now < until - _EPS * max(1.0, abs(until)):  # _slack, inlined
                     continue
-                this_attempt = devices * max(0.0, now - job.started_at)
-                service = job.attained_device_seconds + this_attempt
+                service = total
             else:
                 promoted = self._promoted_at_start(job, devices)
                 if now < _slack(self._protection_end(job, devices, promoted)):
                     continue
-                this_attempt = devices * max(0.0, now - job.started_at)
-                service = this_attempt if promoted else job.attained_device_seconds + this_attempt
+                service = this_attempt if promoted else total
             queue = bisect_right(bounds[job.tier], service)
             if queue < lowest:
                 continue
             left = (
                 0.0
                 if request_from is None or queue < request_from
-                else float(devices * job.time_limit_s)
-                - (job.attained_device_seconds + this_attempt)
+                else float(devices * job.time_limit_s) - total
             )
             ranked.append(
                 ((-queue, -job.tier.rank, -left, -job.submitted_at, -job.job_id), job, queue)
