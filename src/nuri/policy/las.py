@@ -386,10 +386,14 @@ class Las:
         if not snapshot.pending:
             return []
         now = snapshot.now
-        view = PassView(snapshot)
-        victims_known = False  # worked out when first needed: many passes never preempt
         jobs = snapshot.pending
         queues, order = self.pass_order(jobs, now)
+        if queues[order[0]] + self.preempt_gap > len(self.thresholds_s) and not any(
+            pool.free_devices for pool in snapshot.pools
+        ):
+            return []  # nothing is free and no job may preempt: the loop below would stop at once
+        view = PassView(snapshot)
+        victims_known = False  # worked out when first needed: many passes never preempt
         decisions: list[Decision] = []
         failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool, int], int] = {}
         options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]] = {}
@@ -731,22 +735,19 @@ class PassView:
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
         self.free = FreeDevices(snapshot)
-        self._reserved = frozenset(
-            node.name
-            for pool in snapshot.pools
-            for node in pool.nodes
-            if node.reserved_for is not None
-        )
-        self._node_free: dict[str, int] = {
-            node.name: len(node.free_indices)
-            for pool in snapshot.pools
-            for node in pool.nodes
-            if node.reserved_for is None
-        }
-        self._nodes_of: dict[int, tuple[str, ...]] = {
-            pool.pool_id: tuple(n.name for n in pool.nodes if n.reserved_for is None)
-            for pool in snapshot.pools
-        }
+        reserved: set[str] = set()
+        self._node_free: dict[str, int] = {}
+        self._nodes_of: dict[int, tuple[str, ...]] = {}
+        for pool in snapshot.pools:  # one walk over the nodes: a pass builds this every time
+            names = []
+            for node in pool.nodes:
+                if node.reserved_for is None:
+                    names.append(node.name)
+                    self._node_free[node.name] = len(node.free_indices)
+                else:
+                    reserved.add(node.name)
+            self._nodes_of[pool.pool_id] = tuple(names)
+        self._reserved = frozenset(reserved)
         self._by_pool: dict[int, list[tuple[Victim, int]]] = {}
         self._by_node: dict[str, list[tuple[Victim, int]]] = {}
         # node -> (fewest devices of a victim there, devices of the node victims hold)
@@ -758,11 +759,8 @@ class PassView:
         # victim-held devices (the two bounds of _bounds). Built at a pool's first search.
         self.vector_nodes = VECTOR_SEARCH_NODES
         self._arrays: dict[int, tuple[npt.NDArray[np.int64], ...]] = {}
-        self._position: dict[str, tuple[int, int]] = {
-            name: (pool_id, index)
-            for pool_id, names in self._nodes_of.items()
-            for index, name in enumerate(names)
-        }
+        # node -> (pool, index in _nodes_of), for the nodes of pools whose arrays are built
+        self._position: dict[str, tuple[int, int]] = {}
         self.preempted: set[int] = set()
         """Ids of the jobs preempted so far in this pass."""
 
@@ -949,6 +947,7 @@ class PassView:
                 np.array([self._bounds.get(name, no_victim)[1] for name in names], np.int64),
             )
             self._arrays[pool_id] = arrays
+            self._position.update((name, (pool_id, index)) for index, name in enumerate(names))
         node_free, fewest, held = arrays
         need = job.devices - node_free
         candidates = np.flatnonzero((need > 0) & (held >= need))
@@ -977,10 +976,9 @@ class PassView:
             if part.node in self._node_free:
                 change = sign * len(part.device_indices)
                 self._node_free[part.node] += change
-                pool_id, index = self._position[part.node]
-                arrays = self._arrays.get(pool_id)
-                if arrays is not None:
-                    arrays[0][index] += change
+                position = self._position.get(part.node)
+                if position is not None:  # its pool's arrays are built: keep them in step
+                    self._arrays[position[0]][0][position[1]] += change
 
 
 def _cover(
