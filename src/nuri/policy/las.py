@@ -135,8 +135,8 @@ Gavel with 288 devices). ``None`` removes it.
 
 Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running jobs (the order
 vectorised in numpy from :data:`VECTOR_ORDER_JOBS` jobs; the running jobs ranked as victims
-only once a job cannot start on free devices, and only those in queues the best pending job
-could preempt), plus placement of the jobs that start and, per job that preempts, a
+only once a job cannot start on free devices, only those in queues the best pending job
+could preempt, and none at all when that queue is past the last one), plus placement of the jobs that start and, per job that preempts, a
 victim search: on a pool of at least :data:`VECTOR_SEARCH_NODES` nodes, nodes in order of a
 lower bound on what preempting there costs, stopping at the first bound above the best found
 (usually after a node or two). Once nothing is free and nobody can be preempted the pass stops,
