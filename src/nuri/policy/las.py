@@ -135,8 +135,8 @@ Gavel with 288 devices). ``None`` removes it.
 
 Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running jobs (the order
 vectorised in numpy from :data:`VECTOR_ORDER_JOBS` jobs; the running jobs ranked as victims
-only once a job cannot start on free devices, and only those in queues the best pending job
-could preempt), plus placement of the jobs that start and, per job that preempts, a
+only once a job cannot start on free devices, only those in queues the best pending job
+could preempt, and none at all when that queue is past the last one), plus placement of the jobs that start and, per job that preempts, a
 victim search: on a pool of at least :data:`VECTOR_SEARCH_NODES` nodes, nodes in order of a
 lower bound on what preempting there costs, stopping at the first bound above the best found
 (usually after a node or two). Once nothing is free and nobody can be preempted the pass stops,
@@ -386,10 +386,14 @@ class Las:
         if not snapshot.pending:
             return []
         now = snapshot.now
-        view = PassView(snapshot)
-        victims_known = False  # worked out when first needed: many passes never preempt
         jobs = snapshot.pending
         queues, order = self.pass_order(jobs, now)
+        if queues[order[0]] + self.preempt_gap > len(self.thresholds_s) and not any(
+            pool.free_devices for pool in snapshot.pools
+        ):
+            return []  # nothing is free and no job may preempt: the loop below would stop at once
+        view = PassView(snapshot)
+        victims_known = False  # worked out when first needed: many passes never preempt
         decisions: list[Decision] = []
         failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool, int], int] = {}
         options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]] = {}
@@ -528,35 +532,43 @@ class Las:
         changes no choice, and the victim index is built over fewer jobs.
         """
         lowest = max(1, lowest)  # nothing outranks queue 0
+        if lowest > len(self.thresholds_s):
+            return []  # below the last queue: no job can be there
         ranked: list[tuple[tuple[int, int, float, float, int], RunningJob, int]] = []
         min_run_s, bounds = self.min_run_s, self._bounds
         request_from = self.request_order_from
+        # Queue `lowest` or a lower one means a service of at least its bound (bisect_right
+        # counts the bounds <= service). Service is at most all attained by now (an attempt
+        # that started promoted counts only itself), so a job whose total is below the bound
+        # is left out before its protection and promotion are worked out: most running jobs.
+        floors = {tier: tier_bounds[lowest - 1] for tier, tier_bounds in bounds.items()}
         for job in snapshot.running:
             if not job.preemptible:
                 continue
             # protected_until and running_queue, inlined: they share devices and promotion
             placement = job.placement
             devices = len(placement[0].device_indices) if len(placement) == 1 else job.devices
+            this_attempt = devices * max(0.0, now - job.started_at)
+            total = job.attained_device_seconds + this_attempt
+            if total < floors[job.tier]:
+                continue
             if job.attained_device_seconds <= 0.0:  # a first attempt: never a promotion
                 until = job.started_at + min_run_s
                 if now < until - _EPS * max(1.0, abs(until)):  # _slack, inlined
                     continue
-                this_attempt = devices * max(0.0, now - job.started_at)
-                service = job.attained_device_seconds + this_attempt
+                service = total
             else:
                 promoted = self._promoted_at_start(job, devices)
                 if now < _slack(self._protection_end(job, devices, promoted)):
                     continue
-                this_attempt = devices * max(0.0, now - job.started_at)
-                service = this_attempt if promoted else job.attained_device_seconds + this_attempt
+                service = this_attempt if promoted else total
             queue = bisect_right(bounds[job.tier], service)
             if queue < lowest:
                 continue
             left = (
                 0.0
                 if request_from is None or queue < request_from
-                else float(devices * job.time_limit_s)
-                - (job.attained_device_seconds + this_attempt)
+                else float(devices * job.time_limit_s) - total
             )
             ranked.append(
                 ((-queue, -job.tier.rank, -left, -job.submitted_at, -job.job_id), job, queue)
@@ -586,7 +598,14 @@ class Las:
                 if at is not None:
                     times.append(at)
         last_queue = len(self.thresholds_s)
-        for running in snapshot.running:
+        if best_pending + self.preempt_gap > last_queue:
+            # No running job can be in a queue best_pending could preempt, now or after its
+            # next threshold (the two conditions below need queue + 1 <= last_queue or queue
+            # >= best_pending + preempt_gap, with queue <= last_queue): only promotions count.
+            running_jobs: Sequence[RunningJob] = ()
+        else:
+            running_jobs = snapshot.running
+        for running in running_jobs:
             # running_service, queue_of and protected_until inlined, sharing devices and
             # whether the attempt started promoted (never, for a first attempt)
             placement = running.placement
@@ -716,22 +735,19 @@ class PassView:
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
         self.free = FreeDevices(snapshot)
-        self._reserved = frozenset(
-            node.name
-            for pool in snapshot.pools
-            for node in pool.nodes
-            if node.reserved_for is not None
-        )
-        self._node_free: dict[str, int] = {
-            node.name: len(node.free_indices)
-            for pool in snapshot.pools
-            for node in pool.nodes
-            if node.reserved_for is None
-        }
-        self._nodes_of: dict[int, tuple[str, ...]] = {
-            pool.pool_id: tuple(n.name for n in pool.nodes if n.reserved_for is None)
-            for pool in snapshot.pools
-        }
+        reserved: set[str] = set()
+        self._node_free: dict[str, int] = {}
+        self._nodes_of: dict[int, tuple[str, ...]] = {}
+        for pool in snapshot.pools:  # one walk over the nodes: a pass builds this every time
+            names = []
+            for node in pool.nodes:
+                if node.reserved_for is None:
+                    names.append(node.name)
+                    self._node_free[node.name] = len(node.free_indices)
+                else:
+                    reserved.add(node.name)
+            self._nodes_of[pool.pool_id] = tuple(names)
+        self._reserved = frozenset(reserved)
         self._by_pool: dict[int, list[tuple[Victim, int]]] = {}
         self._by_node: dict[str, list[tuple[Victim, int]]] = {}
         # node -> (fewest devices of a victim there, devices of the node victims hold)
@@ -743,11 +759,8 @@ class PassView:
         # victim-held devices (the two bounds of _bounds). Built at a pool's first search.
         self.vector_nodes = VECTOR_SEARCH_NODES
         self._arrays: dict[int, tuple[npt.NDArray[np.int64], ...]] = {}
-        self._position: dict[str, tuple[int, int]] = {
-            name: (pool_id, index)
-            for pool_id, names in self._nodes_of.items()
-            for index, name in enumerate(names)
-        }
+        # node -> (pool, index in _nodes_of), for the nodes of pools whose arrays are built
+        self._position: dict[str, tuple[int, int]] = {}
         self.preempted: set[int] = set()
         """Ids of the jobs preempted so far in this pass."""
 
@@ -934,6 +947,7 @@ class PassView:
                 np.array([self._bounds.get(name, no_victim)[1] for name in names], np.int64),
             )
             self._arrays[pool_id] = arrays
+            self._position.update((name, (pool_id, index)) for index, name in enumerate(names))
         node_free, fewest, held = arrays
         need = job.devices - node_free
         candidates = np.flatnonzero((need > 0) & (held >= need))
@@ -962,10 +976,9 @@ class PassView:
             if part.node in self._node_free:
                 change = sign * len(part.device_indices)
                 self._node_free[part.node] += change
-                pool_id, index = self._position[part.node]
-                arrays = self._arrays.get(pool_id)
-                if arrays is not None:
-                    arrays[0][index] += change
+                position = self._position.get(part.node)
+                if position is not None:  # its pool's arrays are built: keep them in step
+                    self._arrays[position[0]][0][position[1]] += change
 
 
 def _cover(

@@ -394,7 +394,10 @@ class Simulator:
             self._push(self._now, _WAKE, 0, 0)
             return
         if self._policy.preemptive and self._pending:
-            wake = self._policy.wake_at(self._snapshot())
+            # A pass that decided nothing (and no service to serve) changed nothing: the
+            # snapshot it decided on is the one a new _snapshot() would build.
+            unchanged = not decisions and not self._services
+            wake = self._policy.wake_at(snapshot if unchanged else self._snapshot())
             if (
                 wake is not None
                 and wake > self._now
