@@ -19,7 +19,6 @@ from nuri.forecasting.forecast import Forecast, ForecastPoint
 from nuri.planning.capacity import (
     PlanSettings,
     WaitCurve,
-    bootstrap_draws,
     floor_nodes,
     plan_capacity,
     simulate_size,
@@ -37,6 +36,7 @@ from nuri.planning.demand_sampling import (
     sample_demand,
     sample_pool,
 )
+from nuri.planning.wait_bound import fresh_set_bound, sections
 from nuri.traces.time_limits import requested_limits
 
 START = datetime(2027, 3, 1, tzinfo=UTC)
@@ -104,12 +104,10 @@ def plan_for(target_s: float, **overrides):
 
 @pytest.fixture(scope="module")
 def curve() -> WaitCurve:
-    """One pool's wait curve on three samples, with the planner's bootstrap bound."""
+    """One pool's wait curve on three samples, with the planner's fresh-set bound."""
     spec = pool()
     samples = sample_pool(spec, FORECAST, SHAPES, samples=3, seed=0)
-    return WaitCurve(
-        spec, samples, floor=floor_nodes(spec, FORECAST, SHAPES), confidence=0.8, seed=0
-    )
+    return WaitCurve(spec, samples, floor=floor_nodes(spec, FORECAST, SHAPES), confidence=0.8)
 
 
 # -- monotone in the target ---------------------------------------------------------------------
@@ -229,16 +227,20 @@ def test_antithetic_samples_mirror_each_others_forecast_errors() -> None:
     assert not np.allclose(plain[0].step_devices + plain[1].step_devices, 2 * mean)
 
 
-def test_bootstrap_redraws_whole_pairs_with_the_same_draws_for_every_size() -> None:
-    """Each resample is made of pairs (2j, 2j + 1) and is the same for a given seed and pool."""
-    draws = bootstrap_draws(6, 0, "h100")
-    assert len(draws) == 200 and draws == bootstrap_draws(6, 0, "h100")
-    for row in draws:
-        assert len(row) == 6
-        assert all(row[i] % 2 == 0 and row[i + 1] == row[i] + 1 for i in range(0, 6, 2))
-    assert bootstrap_draws(6, 1, "h100") != draws
-    odd = bootstrap_draws(3, 0, "h100")  # the last sample has no partner
-    assert all(len(row) in (2, 3, 4) for row in odd)
+def test_a_sizes_bound_comes_from_the_spread_between_its_pairs() -> None:
+    """simulate_size pools each antithetic pair's waits into a section p90 and bounds a fresh
+    set's p90 from their spread; without a confidence the bound is the pooled p90."""
+    spec = pool()
+    samples = sample_pool(spec, FORECAST, SHAPES, samples=4, seed=0)
+    nodes = floor_nodes(spec, FORECAST, SHAPES)
+    groups = sections(4)
+    result = simulate_size(spec, nodes, samples, groups=groups, confidence=0.9)
+    assert len(result.section_p90_wait_s) == 2
+    expected = fresh_set_bound(result.p90_wait_s, result.section_p90_wait_s, [2, 2], 0.9)
+    assert result.p90_wait_upper_s == pytest.approx(expected)
+    assert result.p90_wait_upper_s >= result.p90_wait_s
+    plain = simulate_size(spec, nodes, samples)
+    assert plain.p90_wait_upper_s == plain.p90_wait_s and plain.section_p90_wait_s == ()
 
 
 def test_pooled_quantile_handles_jobs_that_never_start() -> None:

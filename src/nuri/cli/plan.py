@@ -58,7 +58,10 @@ def plan(
     samples: Annotated[int, typer.Option(help="Sampled workloads per pool.")] = 8,
     confidence: Annotated[
         float,
-        typer.Option(help="Bootstrap confidence the p90 must meet the target with (0-1)."),
+        typer.Option(
+            help="Confidence (0-1) that a fresh set of as many samples meets the target"
+            " (prediction bound from the spread between independent sample pairs)."
+        ),
     ] = 0.9,
     policy: Annotated[str, typer.Option(help="Scheduling policy simulated.")] = "easy-backfill",
     jobs_like: Annotated[

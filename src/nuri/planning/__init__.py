@@ -6,6 +6,7 @@ Two questions, one package::
      +-- accelerator_figures   peak throughput, power and price per accelerator, with sources
     capacity              a demand forecast per pool + a p90-wait target -> devices per pool/hub
      +-- demand_sampling       forecast -> sampled jobs the simulator runs
+     +-- wait_bound            the bound on a fresh sample set's p90 wait (sectioning)
      +-- erlang                Erlang C, the quick cross-check
      +-- costs                 capital and running cost in whole won; H100 vs NPU per class
 

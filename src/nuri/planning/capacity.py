@@ -23,9 +23,12 @@ How a pool is planned
    submission) of all measured jobs of all samples pooled. Samples differ a lot (a week whose
    demand runs 20% above forecast queues for hours), so a pooled p90 just under the target would
    miss it on fresh samples about half the time. A size is therefore accepted only when a
-   bootstrap bound is within the target too: whole antithetic pairs of samples are redrawn with
-   replacement 200 times (the same draws for every size), and the ``confidence``-quantile (0.9
-   by default) of the re-pooled p90s must not exceed the target.
+   prediction bound on the pooled p90 of a *fresh* set of as many samples is within the target
+   too (:mod:`nuri.planning.wait_bound`): the spread is measured between independent sections
+   of the samples (antithetic pairs), and the bound is the pooled p90 plus a Student t quantile
+   (``confidence``, 0.9 by default) times that spread scaled to the plan's and the fresh set's
+   sizes. (A bootstrap over the same pairs under-stated the set-to-set spread near saturation:
+   about 4.5 min where fresh sets of 8 samples differed by 7-10 min on Helios vc6YE.)
 3. **First hit, from below.** Candidates are whole nodes, from a floor upward; the recommendation
    is the *first* size whose p90 wait and bound are at most the target. The floor does not depend on the
    target: the larger of the nodes the biggest job shape needs and the nodes that carry the
@@ -78,18 +81,17 @@ from nuri.planning.demand_sampling import (
     JobShapes,
     check_forecast,
     mean_demand_devices,
-    pool_seed,
     pooled_quantile,
     sample_pool,
 )
 from nuri.planning.erlang import WAIT_QUANTILE, erlang_devices, erlang_p90_wait
+from nuri.planning.wait_bound import fresh_set_bound, sections
 from nuri.policy.registry import POLICIES, PolicyContext, policy_named
 from nuri.sim.simulator import Simulator
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIDENCE = 0.9
-BOOTSTRAP_RESAMPLES = 200
 Progress = Callable[[str], None]
 
 
@@ -100,8 +102,9 @@ class PlanSettings:
     ``target_p90_wait_s`` (> 0): the wait 90% of jobs must not exceed, seconds. ``samples``
     (>= 1) workloads per pool; ``seed`` for all of them. ``policy``: a registered policy name.
     ``budget_krw``: capital for added devices, whole won (>= 0), or None for no budget.
-    ``confidence``: a size is accepted when the bootstrap ``confidence``-quantile of its pooled
-    p90 is within the target too (None: the pooled p90 alone decides). ``antithetic``: samples
+    ``confidence``: a size is accepted when the ``confidence`` prediction bound on a fresh set's
+    pooled p90 is within the target too (None: the pooled p90 alone decides; see
+    :mod:`nuri.planning.wait_bound`; it needs at least two samples, else it is unbounded). ``antithetic``: samples
     in mirrored pairs (see the module docstring).
     ``arrivals``, ``warmup_s``, ``error_correlation``: see :mod:`nuri.planning.demand_sampling`.
     """
@@ -150,20 +153,22 @@ class SizeResult:
     ``p90_wait_s`` is over all measured jobs of all samples pooled (``inf`` if more than 10% never
     started); ``sample_p90_wait_s`` is each sample's own p90, showing the spread.
     ``utilisation`` is device-seconds used in the measured window / (devices x window).
-    ``p90_wait_upper_s`` re-pools the samples ``BOOTSTRAP_RESAMPLES`` times, drawing whole
-    samples with replacement (the same draws for every size), and takes the confidence-quantile
-    of those pooled p90s: how high the p90 could plausibly be on samples not yet seen.
+    ``p90_wait_upper_s`` is the prediction bound on the pooled p90 of a fresh set of as many
+    samples (:func:`nuri.planning.wait_bound.fresh_set_bound`, from the spread between
+    sections of the samples): how high the p90 could plausibly be on samples not yet seen.
+    ``section_p90_wait_s`` holds each section's pooled p90 (empty without a bound).
     """
 
     nodes: int
     devices: int
     p90_wait_s: float
     p90_wait_upper_s: float
-    """The bootstrap confidence-quantile of the pooled p90 (``p90_wait_s`` without bootstrap)."""
+    """The prediction bound on a fresh set's pooled p90 (``p90_wait_s`` without a bound)."""
     mean_wait_s: float
     utilisation: float
     measured_jobs: int
     sample_p90_wait_s: tuple[float, ...]
+    section_p90_wait_s: tuple[float, ...] = ()
 
     @property
     def planning_p90_wait_s(self) -> float:
@@ -178,13 +183,14 @@ def simulate_size(
     *,
     policy: str = "easy-backfill",
     restart_cost_s: float = 60.0,
-    resamples: Sequence[Sequence[int]] | None = None,
+    groups: Sequence[Sequence[int]] | None = None,
     confidence: float | None = None,
 ) -> SizeResult:
     """Simulate ``pool`` with ``nodes`` nodes (no reservations) on every sample; pool the waits.
 
-    ``resamples`` (rows of sample indices, see :func:`bootstrap_draws`) and ``confidence`` give
-    ``p90_wait_upper_s``; without them it equals the pooled p90.
+    ``groups`` (independent sections of sample indices, see
+    :func:`nuri.planning.wait_bound.sections`) and ``confidence`` give ``p90_wait_upper_s``;
+    without them it equals the pooled p90.
     """
     if nodes < 1:
         raise InvalidInput(f"a pool needs at least one node, got {nodes}")
@@ -232,12 +238,13 @@ def simulate_size(
     finite = [wait for wait in waits if math.isfinite(wait)]
     pooled = pooled_quantile(waits, WAIT_QUANTILE)
     upper = pooled
-    if resamples is not None and confidence is not None and len(resamples):
-        bootstrapped = [
-            pooled_quantile(np.concatenate([sample_waits[i] for i in row]), WAIT_QUANTILE)
-            for row in resamples
+    section_p90: list[float] = []
+    if groups is not None and confidence is not None:
+        section_p90 = [
+            pooled_quantile(np.concatenate([sample_waits[i] for i in group]), WAIT_QUANTILE)
+            for group in groups
         ]
-        upper = pooled_quantile(bootstrapped, confidence)
+        upper = fresh_set_bound(pooled, section_p90, [len(group) for group in groups], confidence)
     return SizeResult(
         nodes=nodes,
         devices=spec.devices,
@@ -247,23 +254,8 @@ def simulate_size(
         utilisation=used / window if window > 0 else 0.0,
         measured_jobs=len(waits),
         sample_p90_wait_s=tuple(per_sample),
+        section_p90_wait_s=tuple(section_p90),
     )
-
-
-def bootstrap_draws(
-    samples: int, seed: int, pool_name: str, *, paired: bool = True
-) -> tuple[tuple[int, ...], ...]:
-    """``BOOTSTRAP_RESAMPLES`` resamples of sample indices, drawn with replacement.
-
-    With ``paired`` (antithetic samples), whole pairs ``(0, 1), (2, 3), ...`` are drawn, so a
-    resample keeps each week matched with its mirror. Seeded by the plan's seed and the pool:
-    every size of a pool is bootstrapped with the same draws (common random numbers again).
-    """
-    rng = np.random.default_rng([*pool_seed(seed, pool_name, 0), 1])
-    width = 2 if paired else 1
-    units = [tuple(range(start, min(start + width, samples))) for start in range(0, samples, width)]
-    draws = rng.integers(0, len(units), size=(BOOTSTRAP_RESAMPLES, len(units)))
-    return tuple(tuple(index for unit in row for index in units[unit]) for row in draws)
 
 
 def floor_nodes(pool: PoolSpec, forecast: Forecast, shapes: JobShapes) -> int:
@@ -290,7 +282,6 @@ class WaitCurve:
         policy: str = "easy-backfill",
         restart_cost_s: float = 60.0,
         confidence: float | None = None,
-        seed: int = 0,
         paired: bool = True,
         progress: Progress | None = None,
     ) -> None:
@@ -304,10 +295,8 @@ class WaitCurve:
         self._policy = policy
         self._restart_cost_s = restart_cost_s
         self._confidence = confidence
-        self._resamples = (
-            bootstrap_draws(len(self.samples), seed, pool.name, paired=paired)
-            if confidence is not None
-            else None
+        self._groups = (
+            sections(len(self.samples), paired=paired) if confidence is not None else None
         )
         self._progress = progress
         self._cache: dict[int, SizeResult] = {}
@@ -322,7 +311,7 @@ class WaitCurve:
                 self.samples,
                 policy=self._policy,
                 restart_cost_s=self._restart_cost_s,
-                resamples=self._resamples,
+                groups=self._groups,
                 confidence=self._confidence,
             )
             self._cache[nodes] = found
@@ -376,7 +365,7 @@ class PoolPlan:
     meets_target: bool | None
     simulated_p90_wait_s: float | None
     simulated_p90_wait_upper_s: float | None
-    """The bootstrap bound the search also held within the target (see PlanSettings)."""
+    """The fresh-set prediction bound the search also held within the target (see PlanSettings)."""
     simulated_mean_wait_s: float | None
     simulated_utilisation: float | None
     sample_p90_wait_s: tuple[float, ...]
@@ -521,7 +510,6 @@ def plan_capacity(
             policy=settings.policy,
             restart_cost_s=settings.restart_cost_s,
             confidence=settings.confidence,
-            seed=settings.seed,
             paired=settings.antithetic,
             progress=progress,
         )
