@@ -3,14 +3,18 @@ and start-time estimate accuracy.
 
     .venv/bin/python benchmarks/scheduling.py            # full run (several minutes)
     .venv/bin/python benchmarks/scheduling.py --quick    # a smaller, faster pass
+    .venv/bin/python benchmarks/scheduling.py --jobs 7000 --devices 288 \
+        --policies las --policy-option las.preempt_gap=1 --skip speed,latency,estimates,reservations
+                                                          # a prefix, a fixed pool, a policy option
 
 Traces are read from ``../shared/traces`` beside the repository (``--traces-dir``). Each trace
 runs on one H100 pool sized so that the offered load (GPU-seconds asked for / (span x devices))
-equals ``--load``; time limits come from the seeded over-estimate model; a preemption costs
+equals ``--load`` (or has ``--devices`` devices); time limits come from the seeded over-estimate model; a preemption costs
 ``--restart-cost`` seconds. Figures are compared as ratios within one run: machines are noisy.
 """
 
 import argparse
+import ast
 import math
 import random
 import statistics
@@ -48,14 +52,17 @@ console = Console(width=180)
 progress = Console(stderr=True)
 
 
-def sized_cluster(trace: pd.DataFrame, load: float, devices_per_node: int = 8) -> ClusterSpec:
-    """One H100 pool just large enough that the trace's offered load equals ``load``."""
-    work = float((trace["num_gpus"] * trace["duration_s"]).sum())
-    span = float(trace["submit_time_s"].max() - trace["submit_time_s"].min())
+def sized_cluster(
+    trace: pd.DataFrame, load: float, devices_per_node: int = 8, devices: int | None = None
+) -> ClusterSpec:
+    """One H100 pool just large enough that the trace's offered load equals ``load``, or of
+    ``devices`` devices (rounded up to whole nodes) when given."""
     largest = int(trace["num_gpus"].max())
-    nodes = max(
-        math.ceil(work / (span * load) / devices_per_node), math.ceil(largest / devices_per_node)
-    )
+    if devices is None:
+        work = float((trace["num_gpus"] * trace["duration_s"]).sum())
+        span = float(trace["submit_time_s"].max() - trace["submit_time_s"].min())
+        devices = math.ceil(work / (span * load))
+    nodes = max(math.ceil(devices / devices_per_node), math.ceil(largest / devices_per_node))
     pool = PoolSpec(1, "bench", "h100", "H100", nodes, devices_per_node, 1000, 4000)
     return ClusterSpec(pools=(pool,))
 
@@ -66,6 +73,7 @@ def run_policy(
     name: str,
     restart_cost_s: float,
     probe: set[int] | None = None,
+    options: dict[str, object] | None = None,
 ) -> tuple[SimResult, Metrics]:
     context = PolicyContext(
         oracle_work_s={job.job_id: job.work_s for job in workload.jobs}
@@ -74,7 +82,10 @@ def run_policy(
         restart_cost_s=restart_cost_s,
     )
     result = Simulator(
-        cluster, policy_named(name, context), shares=workload.shares, restart_cost_s=restart_cost_s
+        cluster,
+        policy_named(name, context, options=options),
+        shares=workload.shares,
+        restart_cost_s=restart_cost_s,
     ).run(workload.jobs, probe=probe)
     metrics = compute_metrics(
         result.outcomes,
@@ -86,7 +97,10 @@ def run_policy(
     return result, metrics
 
 
-def load_traces(directory: Path, quick: bool) -> dict[str, pd.DataFrame]:
+def load_traces(directory: Path, quick: bool, jobs: int | None = None) -> dict[str, pd.DataFrame]:
+    """Both real traces with time limits; ``quick``: the first 3,000 jobs only (limits drawn for
+    those), ``jobs``: the first ``jobs`` jobs, with the limits drawn for the whole trace (so a
+    prefix's jobs keep the limits they have in the full run)."""
     traces: dict[str, pd.DataFrame] = {}
     gavel = load_gavel_philly(directory / "gavel-philly-derived", missing="extrapolate")
     openb = load_alibaba_openb(directory / "alibaba-gpu-v2023-openb/csv/openb_pod_list_default.csv")
@@ -94,21 +108,35 @@ def load_traces(directory: Path, quick: bool) -> dict[str, pd.DataFrame]:
     for name, frame in (("gavel-philly", gavel), ("alibaba-openb", openb)):
         if quick:
             frame = frame.sort_values("submit_time_s").head(3000)
-        traces[name] = with_time_limits(frame, seed=0)
+        frame = with_time_limits(frame, seed=0)
+        if jobs is not None:
+            frame = frame.sort_values("submit_time_s", kind="stable").head(jobs)
+        traces[name] = frame
     return traces
 
 
 def policy_table(
-    traces: dict[str, pd.DataFrame], policies: list[str], load: float, restart_cost_s: float
+    traces: dict[str, pd.DataFrame],
+    policies: list[str],
+    load: float,
+    restart_cost_s: float,
+    shape: tuple[int, int | None] = (8, None),
+    options: dict[str, dict[str, object]] | None = None,
 ) -> dict[str, dict[str, tuple[SimResult, Metrics]]]:
+    """Every policy on every trace; ``shape`` is (devices per node, fixed devices or None to
+    size the pool by ``load``); ``options`` maps a policy name to its constructor options."""
     results: dict[str, dict[str, tuple[SimResult, Metrics]]] = {}
+    devices_per_node, devices = shape
     for trace_name, frame in traces.items():
-        cluster = sized_cluster(frame, load)
+        cluster = sized_cluster(frame, load, devices_per_node, devices)
         workload = build_workload(frame, cluster)
         results[trace_name] = {}
+        pool = cluster.pools[0]
+        sizing = f"offered load {load}" if devices is None else "fixed size"
         table = Table(
-            title=f"{trace_name}: {len(workload.jobs):,} jobs, {cluster.devices} H100 ({cluster.pools[0].nodes} nodes x 8),"
-            f" offered load {load}, restart cost {restart_cost_s:.0f} s",
+            title=f"{trace_name}: {len(workload.jobs):,} jobs, {cluster.devices} H100"
+            f" ({pool.nodes} nodes x {pool.devices_per_node}), {sizing},"
+            f" restart cost {restart_cost_s:.0f} s",
             title_justify="left",
         )
         for column in (
@@ -126,14 +154,15 @@ def policy_table(
         ):
             table.add_column(column, justify="right" if column != "policy" else "left")
         for name in policies:
-            result, m = run_policy(cluster, workload, name, restart_cost_s)
+            chosen = (options or {}).get(name)
+            result, m = run_policy(cluster, workload, name, restart_cost_s, options=chosen)
             results[trace_name][name] = (result, m)
             progress.print(
                 f"{trace_name} {name}: avg JCT {m.avg_jct_s / 3600:.1f} h, {m.sim_wall_s:.0f} s",
                 highlight=False,
             )
             table.add_row(
-                name,
+                name + "".join(f" {key}={value!r}" for key, value in (chosen or {}).items()),
                 f"{m.avg_jct_s / 3600:.2f}",
                 f"{m.p50_jct_s / 3600:.2f}",
                 f"{m.p99_jct_s / 3600:.1f}",
@@ -383,6 +412,25 @@ def reservation_lending(directory: Path, policies: list[str], quick: bool) -> No
     console.print(table)
 
 
+def policy_options(specs: list[str]) -> dict[str, dict[str, object]]:
+    """``["las.preempt_gap=1", "las.victim_choice=fewest"]`` -> ``{"las": {...}}``; a value is
+    read as a Python literal where it is one (``1``, ``None``, ``(1, 16)``), else as text."""
+    options: dict[str, dict[str, object]] = {}
+    for spec in specs:
+        target, equals, text = spec.partition("=")
+        policy, dot, key = target.partition(".")
+        if not equals or not dot or not policy or not key:
+            raise SystemExit(f"--policy-option {spec!r}: write POLICY.OPTION=VALUE")
+        if policy not in POLICIES:
+            raise SystemExit(f"--policy-option {spec!r}: unknown policy {policy!r}")
+        try:
+            value: object = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        options.setdefault(policy, {})[key] = value
+    return options
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--traces-dir", type=Path, default=ROOT.parent / "shared" / "traces")
@@ -390,6 +438,18 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--restart-cost", type=float, default=60.0)
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--jobs", type=int, help="only the first N jobs of each trace")
+    parser.add_argument(
+        "--devices", type=int, help="pool size in devices (default: sized by --load)"
+    )
+    parser.add_argument("--devices-per-node", type=int, default=8)
+    parser.add_argument(
+        "--policy-option",
+        action="append",
+        default=[],
+        metavar="POLICY.OPTION=VALUE",
+        help="a constructor option of one policy (repeatable), e.g. las.preempt_gap=1",
+    )
     parser.add_argument(
         "--speed-policies", default="fifo,easy-backfill,las", help="policies for the speed run"
     )
@@ -401,9 +461,17 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     policies = [name for name in args.policies.split(",") if name]
     skip = set(args.skip.split(","))
-    traces = load_traces(args.traces_dir, args.quick)
+    options = policy_options(args.policy_option)
+    traces = load_traces(args.traces_dir, args.quick, args.jobs)
     if "policies" not in skip:
-        results = policy_table(traces, policies, args.load, args.restart_cost)
+        results = policy_table(
+            traces,
+            policies,
+            args.load,
+            args.restart_cost,
+            (args.devices_per_node, args.devices),
+            options,
+        )
         targets(results)
     if "speed" not in skip:
         speed_policies = [p for p in args.speed_policies.split(",") if p in policies]

@@ -7,6 +7,7 @@ which refuses any policy that reads true durations.
 """
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -64,8 +65,20 @@ POLICIES: dict[str, PolicyInfo] = {
 }
 
 
-def policy_named(name: str, context: PolicyContext | None = None, *, live: bool = False) -> Policy:
-    """A fresh policy object for ``name``; an error lists known names, or refuses an oracle live."""
+def policy_named(
+    name: str,
+    context: PolicyContext | None = None,
+    *,
+    live: bool = False,
+    options: Mapping[str, object] | None = None,
+) -> Policy:
+    """A fresh policy object for ``name``; an error lists known names, or refuses an oracle live.
+
+    ``options`` are keyword arguments of the policy's constructor (for example ``{"preempt_gap":
+    1}`` for ``las``), so that experiments can vary a policy without changing its code; an
+    option the policy does not take, or a value it refuses, is an :class:`InvalidInput` that
+    names the options it does take.
+    """
     info = POLICIES.get(name)
     if info is None:
         raise InvalidInput(
@@ -74,7 +87,22 @@ def policy_named(name: str, context: PolicyContext | None = None, *, live: bool 
     if info.oracle and live:
         raise InvalidInput(f"policy {name} reads true job durations; it runs only in the simulator")
     module_name, _, attribute = info.target.partition(":")
-    factory: Callable[[PolicyContext], Policy] = getattr(
-        importlib.import_module(module_name), attribute
+    factory: Callable[..., Policy] = getattr(importlib.import_module(module_name), attribute)
+    if not options:
+        return factory(context or PolicyContext())
+    parameters = inspect.signature(factory).parameters
+    accepted = sorted(
+        option
+        for option, parameter in parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
     )
-    return factory(context or PolicyContext())
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InvalidInput(
+            f"policy {name} has no option {', '.join(unknown)}; "
+            f"its options: {', '.join(accepted) or 'none'}"
+        )
+    try:
+        return factory(context or PolicyContext(), **options)
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"policy {name}: {error}") from None
