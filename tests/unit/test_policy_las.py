@@ -422,7 +422,7 @@ def test_wake_at_ignores_crossings_that_change_nothing() -> None:
 
 def test_accelerator_class_chooses_the_pool_needing_fewest_preemptions() -> None:
     """A job naming an accelerator class preempts in the candidate pool where the fewest
-    devices must be freed, never in a pool of another class."""
+    devices must be freed (with ``victim_choice="fewest"``), never in a pool of another class."""
     pools = (
         pool(1, node("a", devices=4, busy=(0, 1, 2, 3)), accelerator="H100"),
         pool(2, node("b", devices=4, busy=(0, 1, 2)), accelerator="H100"),
@@ -434,7 +434,7 @@ def test_accelerator_class_chooses_the_pool_needing_fewest_preemptions() -> None
         running(3, "c", (0, 1, 2, 3), pool_id=3, attained=10 * HOUR),
     )
     job = pending(9, devices=2, pool_id=None, accelerator="H100", submitted=HOUR)
-    decisions = decide(las(), snap(2 * HOUR, pools, (job,), run))
+    decisions = decide(las(victim_choice="fewest"), snap(2 * HOUR, pools, (job,), run))
     assert preempted(decisions) == [2]
     assert isinstance(decisions[1], Start) and decisions[1].pool_id == 2
 
@@ -475,15 +475,20 @@ def test_decide_does_not_mutate_and_is_repeatable() -> None:
 
 
 def test_a_job_that_fits_one_node_preempts_on_one_node() -> None:
-    """A 4-device job on nodes of 4 needs its devices on one node: preempting the 2-device job
-    next to 2 free devices (2 devices preempted) beats preempting the 4-device job on the other
-    node, although that one is less valuable (submitted later)."""
+    """A 4-device job on nodes of 4 needs its devices on one node. By default it preempts the
+    least valuable job, the 4-device one on ``b`` (72 requested device-hours left against 26),
+    and starts there; with ``victim_choice="fewest"``, preempting the 2-device job next to 2
+    free devices on ``a`` (2 devices preempted) wins instead."""
     pools = (pool(1, node("a", devices=4, busy=(0, 1)), node("b", devices=4, busy=(0, 1, 2, 3))),)
     run = (
         running(1, "a", (0, 1), attained=20 * HOUR, submitted=1.0),
         running(2, "b", (0, 1, 2, 3), attained=20 * HOUR, submitted=2.0),
     )
-    decisions = decide(las(), snap(HOUR, pools, (pending(9, devices=4, submitted=10.0),), run))
+    snapshot = snap(HOUR, pools, (pending(9, devices=4, submitted=10.0),), run)
+    decisions = decide(las(), snapshot)
+    assert preempted(decisions) == [2]
+    assert decisions[-1] == Start(9, 1, (NodeSlice("b", (0, 1, 2, 3)),))
+    decisions = decide(las(victim_choice="fewest"), snapshot)
     assert preempted(decisions) == [1]
     assert decisions[-1] == Start(9, 1, (NodeSlice("a", (0, 1, 2, 3)),))
 
@@ -639,7 +644,7 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
     job no larger than one with the same options and queue that could neither start nor
     preempt is passed over while preempting is still allowed.)"""
     now = snapshot.now
-    view = PassView(snapshot)
+    view = PassView(snapshot, policy.victim_choice)
     view.vector_nodes = 10**9
     view.add_victims(policy._victims(snapshot, now))
     queue_of = {job.job_id: policy.pending_queue(job, now) for job in snapshot.pending}
@@ -792,3 +797,79 @@ def test_wake_at_equals_the_rules_through_the_per_job_methods(
     policy = Las(PolicyContext(restart_cost_s=60.0), **options)  # type: ignore[arg-type]
     later = replace(snapshot, now=snapshot.now + now_shift)
     assert policy.wake_at(later) == reference_wake_at(policy, later)
+
+
+def node_choice_snapshot() -> ClusterSnapshot:
+    """Two full 8-device nodes, everything in the bottom queue and out of its protection: node
+    ``a`` holds one 8-device job with 8 device-hours of its request left, node ``b`` eight
+    1-device jobs with 94 each; an 8-device job arrives."""
+    now = 20 * HOUR
+    began = now - HOUR
+    one_big = running(
+        1, "a", tuple(range(8)), started=began, submitted=began, attained=32 * HOUR, limit=6 * 3600
+    )
+    small = tuple(
+        running(
+            10 + index,
+            "b",
+            (index,),
+            started=began,
+            submitted=began,
+            attained=5 * HOUR,
+            limit=100 * 3600,
+        )
+        for index in range(8)
+    )
+    pools = (pool(1, node("a", busy=tuple(range(8))), node("b", busy=tuple(range(8)))),)
+    return snap(now, pools, (pending(9, devices=8, submitted=now - 10),), (one_big, *small))
+
+
+def test_least_valuable_victims_win_over_fewest_victims() -> None:
+    """By default a job preempts where the most valuable job it stops ranks lowest: the eight
+    jobs with most requested device-time left, although that stops eight jobs instead of one."""
+    decisions = decide(las(), node_choice_snapshot())
+    assert sorted(preempted(decisions)) == list(range(10, 18))
+    start = decisions[-1]
+    assert isinstance(start, Start) and start.placement[0].node == "b"
+
+
+def test_fewest_victims_choice_stops_the_single_job() -> None:
+    """``victim_choice="fewest"`` (the choice before 2026-12-06) stops the one job on ``a``."""
+    decisions = decide(las(victim_choice="fewest"), node_choice_snapshot())
+    assert preempted(decisions) == [1]
+    start = decisions[-1]
+    assert isinstance(start, Start) and start.placement[0].node == "a"
+
+
+def test_least_valuable_takes_the_node_its_order_frees_first() -> None:
+    """Victims are walked least valuable first (requested device-time left 988, 888, 388, 88);
+    the job starts on the first node they free enough devices of (``a``, at the third), and
+    only the victims there are stopped. Counting victims alone ties the nodes at two each, and
+    ``b`` is listed first."""
+    now = 20 * HOUR
+    began = now - HOUR
+    run = (
+        running(
+            1, "a", (0, 1), started=began, submitted=began, attained=10 * HOUR, limit=500 * 3600
+        ),
+        running(
+            2, "b", (0, 1), started=began, submitted=began, attained=10 * HOUR, limit=450 * 3600
+        ),
+        running(
+            3, "a", (2, 3), started=began, submitted=began, attained=10 * HOUR, limit=200 * 3600
+        ),
+        running(
+            4, "b", (2, 3), started=began, submitted=began, attained=10 * HOUR, limit=50 * 3600
+        ),
+    )
+    pools = (pool(1, node("b", 4, busy=(0, 1, 2, 3)), node("a", 4, busy=(0, 1, 2, 3))),)
+    snapshot = snap(now, pools, (pending(9, devices=4, submitted=now),), run)
+    decisions = decide(las(), snapshot)
+    assert sorted(preempted(decisions)) == [1, 3]
+    assert decisions[-1] == Start(9, 1, (NodeSlice("a", (0, 1, 2, 3)),))
+    assert sorted(preempted(decide(las(victim_choice="fewest"), snapshot))) == [2, 4]
+
+
+def test_rejects_an_unknown_victim_choice() -> None:
+    with pytest.raises(ValueError, match="victim_choice"):
+        Las(victim_choice="random")  # type: ignore[arg-type]

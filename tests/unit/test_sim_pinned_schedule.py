@@ -86,7 +86,7 @@ PINNED_ONE_POOL: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1000, 0, "f7beba5830f07dda"),
     "fifo": (1000, 0, "e1c77601ed937090"),
     "hetero": (1000, 0, "8b239a8f60bd06af"),
-    "las": (1123, 123, "d5d28e91fe1dd169"),
+    "las": (1098, 98, "0dcbee009f535c6c"),
     "slurm-multifactor": (1000, 0, "021b6fc8cf7a63e9"),
     "srtf-oracle": (1823, 823, "39ea162de17ad5c9"),
 }
@@ -95,7 +95,7 @@ PINNED_TWO_POOLS: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1004, 13, "afcd485c243e7243"),
     "fifo": (1001, 10, "4a5692eb046bc16c"),
     "hetero": (1009, 18, "e9e76b51ea004348"),
-    "las": (1086, 95, "72859f93c866c397"),
+    "las": (1083, 92, "af5faf23407cebcc"),
     "slurm-multifactor": (1000, 9, "4939e899e19fe33e"),
     "srtf-oracle": (1580, 589, "45172e8fd3a6f0b3"),
 }
@@ -140,6 +140,7 @@ def test_las_without_request_order_keeps_its_earlier_schedules() -> None:
         context,
         thresholds_gpu_hours=las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS,
         request_order_from=None,
+        victim_choice="fewest",
     )
     assert (
         fingerprint(simulate(one_pool(frame), frame, "las", old)),
@@ -158,8 +159,29 @@ def test_las_with_eight_queues_keeps_its_earlier_schedules() -> None:
     frame = trace()
     cluster, two_pool_frame = two_pool_workload()
     context = PolicyContext(restart_cost_s=RESTART_S)
-    eight = Las(context, thresholds_gpu_hours=las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS)
+    eight = Las(
+        context,
+        thresholds_gpu_hours=las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS,
+        victim_choice="fewest",
+    )
     assert (
         fingerprint(simulate(one_pool(frame), frame, "las", eight)),
         fingerprint(simulate(cluster, two_pool_frame, "las", eight)),
     ) == LAS_EIGHT_QUEUES
+
+
+LAS_FEWEST_VICTIMS = ((1123, 123, "d5d28e91fe1dd169"), (1086, 95, "72859f93c866c397"))
+"""LAS's pins before a preempting job took the least valuable victims over the fewest
+(2026-12-06)."""
+
+
+def test_las_with_fewest_victims_keeps_its_earlier_schedules() -> None:
+    """LAS choosing the node (or pool) that preempts the fewest jobs, as it did before the
+    default became the least valuable victims, makes exactly the schedules it made then."""
+    frame = trace()
+    cluster, two_pool_frame = two_pool_workload()
+    fewest = Las(PolicyContext(restart_cost_s=RESTART_S), victim_choice="fewest")
+    assert (
+        fingerprint(simulate(one_pool(frame), frame, "las", fewest)),
+        fingerprint(simulate(cluster, two_pool_frame, "las", fewest)),
+    ) == LAS_FEWEST_VICTIMS

@@ -25,10 +25,10 @@ then id, promoted jobs last (below). Each pass walks the pending jobs in that or
    pool, least valuable first (lowest queue, lowest tier, most requested device-time left,
    latest submission), are freed
    (``FreeDevices.give_back``) until the job fits -- on one node if the job fits one node,
-   since such a job never spans nodes; the choice preempting the fewest jobs (then devices)
-   over all candidate pools and nodes wins. If even every eligible victim would not let the
-   job start, nothing is preempted (:class:`PassView`). Only while the pass's preemption
-   budget lasts (below);
+   since such a job never spans nodes; among the candidate pools and nodes, the choice whose
+   most valuable victim is least valuable wins (*Which victims*, below). If even every
+   eligible victim would not let the job start, nothing is preempted (:class:`PassView`).
+   Only while the pass's preemption budget lasts (below);
 3. otherwise skips it (later, smaller jobs may use the free devices, as in Tiresias).
 
 Order within a queue
@@ -48,6 +48,31 @@ before this order was added.
 
 A job is demoted when its attained service crosses a threshold; :meth:`Las.wake_at` tells the
 engine when that (or the end of a protection, or a promotion) happens, so it re-decides then.
+
+Which victims
+-------------
+A job that fits one node must free its devices on one node, so where it preempts is a choice
+among nodes. With ``victim_choice="least-valuable"`` (the default) the victims are walked in
+preemption order, least valuable first, and the job takes the first node where they free
+enough devices: the choice whose most valuable victim ranks lowest, as if the pool were one
+large node (then fewest jobs, devices, pool). ``"fewest"`` (the rule until 2026-12-06) takes
+the node where the fewest jobs (then devices) must stop, whatever they are worth.
+
+Why: on the first 7,000 Gavel jobs (288 H100), LAS gave 75.3 h mean JCT with the devices as one
+288-device node but 81.9 h as 36 nodes of 8, while the SRTF oracle lost nothing to nodes. The
+cost was the multi-device jobs: as 36 nodes, 4- and 8-device jobs waited 93-96 h more than they
+ran, on average, against 58-63 h as one node. Counting victims made them the usual targets: a
+node held by one 8-device job is one preemption, a node of eight 1-device jobs eight, so an
+arriving 8-device job stopped an 8-device job even when it had little of its request left.
+Once stopped, a job that needs a whole node waits long for one (every job past 16
+device-hours shares the bottom queue, where no job preempts another). The 8-device jobs were
+preempted 998 times against 747 as one node. Choosing by worth gave 78.1 h on the prefix, and
+83.4 h against 88.1 h on the full trace, for 1.81 preemptions per job against 1.55 (measured
+2026-12-06; ``benchmarks/scheduling.py --policy-option las.victim_choice=fewest`` gives the old
+rule). Holding a node back for the first multi-device job that cannot start, or preempting
+jobs whose devices could restart at once elsewhere to assemble a whole node for it
+(defragmenting), changed the prefix by under 1 %: free devices scattered over nodes were not
+what the big jobs waited for.
 
 Starvation (Tiresias' STARVELIMIT)
 ----------------------------------
@@ -87,10 +112,11 @@ Defaults and how they were chosen
 ``thresholds_gpu_hours = (1, 16)`` (three queues), ``preempt_gap = 2``, ``starve_limit = 32``,
 ``promoted_run_factor = 2``, ``min_run_s`` 15 min. Tuned on end metrics only, on the
 Philly-derived Gavel trace (15,264 jobs; one H100 pool of 36 x 8 devices, offered load 0.92,
-restart cost 60 s) and checked on Alibaba openb; the policy never saw a duration. There it gives
+restart cost 60 s) and checked on Alibaba openb; the policy never saw a duration. There it gave
 mean JCT 88.1 h (SRTF oracle 64.0 h, Slurm multifactor 536 h), mean bounded slowdown 2.3
 (multifactor 3,500), p99 JCT 0.96x multifactor's and 1.55 preemptions per job (measured
-2026-12-05).
+2026-12-05), and with the victims chosen by worth (*Which victims*) 83.4 h, mean bounded
+slowdown 2.1, p99 0.97x multifactor's and 1.81 preemptions per job (2026-12-06).
 
 How they got there: eight queues a factor 4 apart (:data:`EIGHT_QUEUE_THRESHOLDS_GPU_HOURS`,
 the default until 2026-12-05) gave 114.6 h with jobs of a queue in submission order, and 96.1 h
@@ -137,9 +163,10 @@ Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running j
 vectorised in numpy from :data:`VECTOR_ORDER_JOBS` jobs; the running jobs ranked as victims
 only once a job cannot start on free devices, only those in queues the best pending job
 could preempt, and none at all when that queue is past the last one), plus placement of the jobs that start and, per job that preempts, a
-victim search: on a pool of at least :data:`VECTOR_SEARCH_NODES` nodes, nodes in order of a
-lower bound on what preempting there costs, stopping at the first bound above the best found
-(usually after a node or two). Once nothing is free and nobody can be preempted the pass stops,
+victim search: by default a walk over the victims in preemption order that stops at the first
+node they free (``"fewest"``: on a pool of at least :data:`VECTOR_SEARCH_NODES` nodes, nodes
+in order of a lower bound on what preempting there costs, stopping at the first bound above the
+best found, usually after a node or two). Once nothing is free and nobody can be preempted the pass stops,
 and a job no larger than one that could not start is skipped in O(1); once the budget is spent,
 jobs larger than any pool's free devices are skipped in one vectorised step.
 """
@@ -147,7 +174,7 @@ jobs larger than any pool's free devices are skipped in one vectorised step.
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -189,6 +216,12 @@ VECTOR_SEARCH_NODES = 64
 DEFAULT_REQUEST_ORDER_FROM: int | None = 0
 """From this queue on, jobs of one queue and tier are ordered by requested device-time left
 (see *Order within a queue* in the module docstring); None orders them by submission only."""
+
+VictimChoice = Literal["least-valuable", "fewest"]
+VICTIM_CHOICES: tuple[str, ...] = get_args(VictimChoice)
+DEFAULT_VICTIM_CHOICE: VictimChoice = "least-valuable"
+"""How a preempting job picks among the nodes (and pools) it could free devices on (see
+*Which victims* in the module docstring)."""
 
 DEFAULT_MAX_PREEMPTIONS = 32
 """Per decision, jobs start by preempting only while fewer than this many were preempted
@@ -254,6 +287,7 @@ class Las:
         max_preemptions: int | None = DEFAULT_MAX_PREEMPTIONS,
         tier_scale: Mapping[Tier, float] = DEFAULT_TIER_SCALE,
         request_order_from: int | None = DEFAULT_REQUEST_ORDER_FROM,
+        victim_choice: VictimChoice = DEFAULT_VICTIM_CHOICE,
     ) -> None:
         restart_cost_s = (context or PolicyContext()).restart_cost_s
         thresholds = tuple(float(t) * 3600.0 for t in thresholds_gpu_hours)
@@ -282,6 +316,11 @@ class Las:
         if request_order_from is not None and request_order_from < 0:
             raise ValueError("request_order_from must be a queue index >= 0 (or None)")
         self.request_order_from = request_order_from
+        if victim_choice not in VICTIM_CHOICES:
+            raise ValueError(
+                f"victim_choice must be one of {', '.join(VICTIM_CHOICES)}, not {victim_choice!r}"
+            )
+        self.victim_choice: VictimChoice = victim_choice
         """From this queue on, jobs of one queue and tier go by requested device-time left
         (:meth:`requested_left`); None: by submission only."""
         # Per tier, the scaled thresholds less float slack: queue = how many of them are <= x.
@@ -392,7 +431,7 @@ class Las:
             pool.free_devices for pool in snapshot.pools
         ):
             return []  # nothing is free and no job may preempt: the loop below would stop at once
-        view = PassView(snapshot)
+        view = PassView(snapshot, self.victim_choice)
         victims_known = False  # worked out when first needed: many passes never preempt
         decisions: list[Decision] = []
         failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool, int], int] = {}
@@ -716,6 +755,8 @@ class Victim(NamedTuple):
     """Devices in ``usable`` (not ``count``: a named tuple has a ``count`` method)."""
     devices: int
     """All devices the job holds (what preempting it costs): ``job.devices``."""
+    rank: int
+    """Position in the pass's preemption order (0: least valuable of all pools)."""
 
 
 class PassView:
@@ -733,7 +774,12 @@ class PassView:
     cannot free enough, without working out which of its victims it would take.
     """
 
-    def __init__(self, snapshot: ClusterSnapshot) -> None:
+    def __init__(self, snapshot: ClusterSnapshot, victim_choice: VictimChoice = "fewest") -> None:
+        if victim_choice not in VICTIM_CHOICES:
+            raise ValueError(
+                f"victim_choice must be one of {', '.join(VICTIM_CHOICES)}, not {victim_choice!r}"
+            )
+        self.victim_choice = victim_choice
         self.free = FreeDevices(snapshot)
         reserved: set[str] = set()
         self._node_free: dict[str, int] = {}
@@ -763,6 +809,7 @@ class PassView:
         self._position: dict[str, tuple[int, int]] = {}
         self.preempted: set[int] = set()
         """Ids of the jobs preempted so far in this pass."""
+        self._rank_of: list[int] = []  # job ids in registration (preemption) order
 
     def add_victims(self, victims: Iterable[tuple[RunningJob, float]]) -> None:
         """Register ``(job, worth)`` pairs in preemption order (least valuable first).
@@ -784,7 +831,7 @@ class PassView:
                 devices = count = len(placement[0].device_indices)
                 if not count or node in reserved:
                     continue
-                victim = Victim(job, worth, placement, count, devices)
+                victim = Victim(job, worth, placement, count, devices, len(self._rank_of))
                 on_node: Iterable[tuple[str, int]] = ((node, count),)
             else:
                 devices = sum(len(part.device_indices) for part in placement)
@@ -798,11 +845,12 @@ class PassView:
                 )
                 if not count:
                     continue
-                victim = Victim(job, worth, usable, count, devices)
+                victim = Victim(job, worth, usable, count, devices, len(self._rank_of))
                 tally: dict[str, int] = {}
                 for part in usable:
                     tally[part.node] = tally.get(part.node, 0) + len(part.device_indices)
                 on_node = tally.items()
+            self._rank_of.append(job.job_id)
             if job.pool_id != entries_pool:  # victims mostly come pool by pool, or all in one
                 entries_pool = job.pool_id
                 pool_entries = by_pool.setdefault(entries_pool, [])
@@ -866,13 +914,96 @@ class PassView:
         their registered order. A job larger than a node needs enough free devices in the pool;
         one that fits a node needs them on one node, counting only victims' devices there. Per
         pool (and node), victims are taken in order until the job would fit, then those not
-        needed are dropped again (most valuable first). The choice preempting the fewest jobs
-        wins (each preemption costs a job a restart), then the fewest devices, then pool and
-        node order. On success the victims are
-        marked preempted and their devices given to the job; the caller emits the Preempt
-        decisions (shared by :class:`Las` and the SRTF oracle).
+        needed are dropped again (most valuable first). Which pool and node wins is the
+        view's ``victim_choice``: ``"least-valuable"`` (:meth:`_least_valuable`) or
+        ``"fewest"`` (:meth:`_fewest`; each preemption costs a job a restart). On success the
+        victims are marked preempted and their devices given to the job; the caller emits the
+        Preempt decisions (shared by :class:`Las` and the SRTF oracle, which uses ``"fewest"``).
         """
-        best: tuple[tuple[int, int, int, int], int, list[Victim]] | None = None
+        if self.victim_choice == "least-valuable":
+            best = self._least_valuable(pools, job, may_preempt)
+        else:
+            best = self._fewest(pools, job, may_preempt)
+        if best is None:
+            return None
+        _, pool_id, chosen = best
+        for victim in chosen:
+            self.free.give_back(pool_id, victim.usable)
+            self._count(victim.usable, +1)
+        placement = self.free.place(pool_id, job.devices, may_borrow=job.preemptible)
+        if placement is None:  # the per-node view disagrees with FreeDevices: undo, start nothing
+            for victim in chosen:
+                self.free.take(pool_id, victim.usable)
+                self._count(victim.usable, -1)
+            return None
+        self._count(placement, -1)
+        self.preempted.update(victim.job.job_id for victim in chosen)
+        return Start(job.job_id, pool_id, placement), [victim.job for victim in chosen]
+
+    def _least_valuable(
+        self,
+        pools: Sequence[PoolState],
+        job: PendingJob,
+        may_preempt: Callable[[Victim], bool],
+    ) -> tuple[tuple[int, ...], int, list[Victim]] | None:
+        """The choice whose most valuable victim ranks lowest (then fewest jobs, devices, pool).
+
+        A job larger than a node takes the pool's victims in order; one that fits a node takes
+        them on the first node where the victims, walked in preemption order, free enough
+        devices: that finds the node without working out every node's choice.
+        """
+        best: tuple[tuple[int, ...], int, list[Victim]] | None = None
+        devices = job.devices
+        for pool in pools:
+            pool_id = pool.pool_id
+            if devices > pool.node_size:
+                need = devices - self.free.free(pool_id, borrowing=job.preemptible)
+                if need <= 0:
+                    continue  # it fits without preempting (the caller tried that first)
+                chosen = _cover(self._by_pool.get(pool_id, []), need, may_preempt, self.preempted)
+            else:
+                chosen = self._first_node_freed(pool_id, devices, may_preempt)
+            if chosen is None:
+                continue
+            cost = (
+                max(victim.rank for victim in chosen),
+                len(chosen),
+                sum(victim.devices for victim in chosen),
+                pool_id,
+            )
+            if best is None or cost < best[0]:
+                best = (cost, pool_id, chosen)
+        return best
+
+    def _first_node_freed(
+        self, pool_id: int, devices: int, may_preempt: Callable[[Victim], bool]
+    ) -> list[Victim] | None:
+        """Victims on the node of ``pool_id`` where preempting in order first frees ``devices``."""
+        node_free, preempted = self._node_free, self.preempted
+        gained: dict[str, int] = {}
+        entries = self._by_pool.get(pool_id, [])
+        for position in range(self._first.get(pool_id, 0), len(entries)):
+            victim = entries[position][0]
+            if victim.job.job_id in preempted or not may_preempt(victim):
+                continue
+            for part in victim.usable:
+                name = part.node
+                held = gained.get(name, 0) + len(part.device_indices)
+                gained[name] = held
+                if node_free[name] + held >= devices:
+                    return _cover(
+                        self._by_node[name], devices - node_free[name], may_preempt, preempted
+                    )
+        return None
+
+    def _fewest(
+        self,
+        pools: Sequence[PoolState],
+        job: PendingJob,
+        may_preempt: Callable[[Victim], bool],
+    ) -> tuple[tuple[int, ...], int, list[Victim]] | None:
+        """The choice preempting the fewest jobs, then devices, then pool and node order."""
+        best: tuple[tuple[int, ...], int, list[Victim]] | None = None
         devices = job.devices
         for pool in pools:
             pool_id = pool.pool_id
@@ -906,21 +1037,7 @@ class PassView:
                 cost = (len(chosen), sum(v.devices for v in chosen), pool_id, index)
                 if best is None or cost < best[0]:
                     best = (cost, pool_id, chosen)
-        if best is None:
-            return None
-        _, pool_id, chosen = best
-        for victim in chosen:
-            self.free.give_back(pool_id, victim.usable)
-            self._count(victim.usable, +1)
-        placement = self.free.place(pool_id, job.devices, may_borrow=job.preemptible)
-        if placement is None:  # the per-node view disagrees with FreeDevices: undo, start nothing
-            for victim in chosen:
-                self.free.take(pool_id, victim.usable)
-                self._count(victim.usable, -1)
-            return None
-        self._count(placement, -1)
-        self.preempted.update(victim.job.job_id for victim in chosen)
-        return Start(job.job_id, pool_id, placement), [victim.job for victim in chosen]
+        return best
 
     def _search_nodes(
         self,
@@ -928,8 +1045,8 @@ class PassView:
         names: Sequence[str],
         job: PendingJob,
         may_preempt: Callable[[Victim], bool],
-        best: tuple[tuple[int, int, int, int], int, list[Victim]] | None,
-    ) -> tuple[tuple[int, int, int, int], int, list[Victim]] | None:
+        best: tuple[tuple[int, ...], int, list[Victim]] | None,
+    ) -> tuple[tuple[int, ...], int, list[Victim]] | None:
         """The node loop of :meth:`start_by_preempting` for a large pool, same result.
 
         No choice on a node costs less than ``(1, max(fewest victim devices there, need),
