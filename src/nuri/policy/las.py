@@ -66,7 +66,7 @@ node held by one 8-device job is one preemption, a node of eight 1-device jobs e
 arriving 8-device job stopped an 8-device job even when it had little of its request left.
 Once stopped, a job that needs a whole node waits long for one (every job past 16
 device-hours shares the bottom queue, where no job preempts another). The 8-device jobs were
-preempted 998 times against 747 as one node. Choosing by worth gave 78.1 h on the prefix, and
+preempted 997 times against 747 as one node. Choosing by worth gave 78.1 h on the prefix, and
 83.4 h against 88.1 h on the full trace, for 1.81 preemptions per job against 1.55 (measured
 2026-12-06; ``benchmarks/scheduling.py --policy-option las.victim_choice=fewest`` gives the old
 rule). Holding a node back for the first multi-device job that cannot start, or preempting
