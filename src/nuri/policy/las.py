@@ -223,6 +223,16 @@ DEFAULT_VICTIM_CHOICE: VictimChoice = "least-valuable"
 """How a preempting job picks among the nodes (and pools) it could free devices on (see
 *Which victims* in the module docstring)."""
 
+
+def _checked_victim_choice(choice: VictimChoice) -> VictimChoice:
+    """``choice`` if it is one of :data:`VICTIM_CHOICES`, else a ValueError naming them."""
+    if choice not in VICTIM_CHOICES:
+        raise ValueError(
+            f"victim_choice must be one of {', '.join(VICTIM_CHOICES)}, not {choice!r}"
+        )
+    return choice
+
+
 DEFAULT_MAX_PREEMPTIONS = 32
 """Per decision, jobs start by preempting only while fewer than this many were preempted
 (see *Preemption budget* in the module docstring)."""
@@ -316,11 +326,7 @@ class Las:
         if request_order_from is not None and request_order_from < 0:
             raise ValueError("request_order_from must be a queue index >= 0 (or None)")
         self.request_order_from = request_order_from
-        if victim_choice not in VICTIM_CHOICES:
-            raise ValueError(
-                f"victim_choice must be one of {', '.join(VICTIM_CHOICES)}, not {victim_choice!r}"
-            )
-        self.victim_choice: VictimChoice = victim_choice
+        self.victim_choice: VictimChoice = _checked_victim_choice(victim_choice)
         """From this queue on, jobs of one queue and tier go by requested device-time left
         (:meth:`requested_left`); None: by submission only."""
         # Per tier, the scaled thresholds less float slack: queue = how many of them are <= x.
@@ -775,11 +781,7 @@ class PassView:
     """
 
     def __init__(self, snapshot: ClusterSnapshot, victim_choice: VictimChoice = "fewest") -> None:
-        if victim_choice not in VICTIM_CHOICES:
-            raise ValueError(
-                f"victim_choice must be one of {', '.join(VICTIM_CHOICES)}, not {victim_choice!r}"
-            )
-        self.victim_choice = victim_choice
+        self.victim_choice = _checked_victim_choice(victim_choice)
         self.free = FreeDevices(snapshot)
         reserved: set[str] = set()
         self._node_free: dict[str, int] = {}
@@ -809,7 +811,7 @@ class PassView:
         self._position: dict[str, tuple[int, int]] = {}
         self.preempted: set[int] = set()
         """Ids of the jobs preempted so far in this pass."""
-        self._rank_of: list[int] = []  # job ids in registration (preemption) order
+        self._registered = 0  # victims registered so far: the next one's rank
 
     def add_victims(self, victims: Iterable[tuple[RunningJob, float]]) -> None:
         """Register ``(job, worth)`` pairs in preemption order (least valuable first).
@@ -831,7 +833,7 @@ class PassView:
                 devices = count = len(placement[0].device_indices)
                 if not count or node in reserved:
                     continue
-                victim = Victim(job, worth, placement, count, devices, len(self._rank_of))
+                victim = Victim(job, worth, placement, count, devices, self._registered)
                 on_node: Iterable[tuple[str, int]] = ((node, count),)
             else:
                 devices = sum(len(part.device_indices) for part in placement)
@@ -845,12 +847,12 @@ class PassView:
                 )
                 if not count:
                     continue
-                victim = Victim(job, worth, usable, count, devices, len(self._rank_of))
+                victim = Victim(job, worth, usable, count, devices, self._registered)
                 tally: dict[str, int] = {}
                 for part in usable:
                     tally[part.node] = tally.get(part.node, 0) + len(part.device_indices)
                 on_node = tally.items()
-            self._rank_of.append(job.job_id)
+            self._registered += 1
             if job.pool_id != entries_pool:  # victims mostly come pool by pool, or all in one
                 entries_pool = job.pool_id
                 pool_entries = by_pool.setdefault(entries_pool, [])
@@ -957,10 +959,7 @@ class PassView:
         for pool in pools:
             pool_id = pool.pool_id
             if devices > pool.node_size:
-                need = devices - self.free.free(pool_id, borrowing=job.preemptible)
-                if need <= 0:
-                    continue  # it fits without preempting (the caller tried that first)
-                chosen = _cover(self._by_pool.get(pool_id, []), need, may_preempt, self.preempted)
+                chosen = self._cover_pool(pool_id, job, may_preempt)
             else:
                 chosen = self._first_node_freed(pool_id, devices, may_preempt)
             if chosen is None:
@@ -974,6 +973,17 @@ class PassView:
             if best is None or cost < best[0]:
                 best = (cost, pool_id, chosen)
         return best
+
+    def _cover_pool(
+        self, pool_id: int, job: PendingJob, may_preempt: Callable[[Victim], bool]
+    ) -> list[Victim] | None:
+        """For a job larger than a node: the pool's victims, in order, that free the devices it
+        still lacks there; None if it lacks none (the caller tried free devices first) or they
+        cannot."""
+        need = job.devices - self.free.free(pool_id, borrowing=job.preemptible)
+        if need <= 0:
+            return None
+        return _cover(self._by_pool.get(pool_id, []), need, may_preempt, self.preempted)
 
     def _first_node_freed(
         self, pool_id: int, devices: int, may_preempt: Callable[[Victim], bool]
@@ -1008,10 +1018,7 @@ class PassView:
         for pool in pools:
             pool_id = pool.pool_id
             if devices > pool.node_size:
-                need = devices - self.free.free(pool_id, borrowing=job.preemptible)
-                if need <= 0:
-                    continue  # it fits without preempting (the caller tried that first)
-                chosen = _cover(self._by_pool.get(pool_id, []), need, may_preempt, self.preempted)
+                chosen = self._cover_pool(pool_id, job, may_preempt)
                 if chosen is not None:
                     cost = (len(chosen), sum(v.devices for v in chosen), pool_id, 0)
                     if best is None or cost < best[0]:
