@@ -7,6 +7,7 @@ cluster spec with fake devices declared as typed GRES. Every daemon started is r
 PID and start time in ``<state>/processes.json``; ``down`` stops those and nothing else.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -15,7 +16,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -113,12 +115,17 @@ class DevCluster:
         begun = time.monotonic()
         if os.geteuid() != 0:
             raise SlurmDevError("nuri slurm-dev must run as root (slurmd starts jobs as users)")
+        with machine_lock(self._waiting):
+            self._up(install, timeout_s)
+        return time.monotonic() - begun
+
+    def _up(self, install: bool, timeout_s: float) -> None:
         config = self._config_text()
         running = self._live_daemons()
         if running:
             if self._state_value("config_digest") == _digest(config) and self._nodes_ready():
                 self._report("already running")
-                return time.monotonic() - begun
+                return
             raise SlurmDevError(
                 f"a development cluster with another spec (or half started) runs from"
                 f" {self.site.state_dir}; run 'nuri slurm-dev down' first"
@@ -145,12 +152,18 @@ class DevCluster:
             self._save(daemons, config)
             self._wait(self._nodes_ready, timeout_s, "nodes did not become idle", "slurmctld.log")
         except BaseException:
-            self.down()
+            self._down()
             raise
-        return time.monotonic() - begun
 
     def down(self) -> list[str]:
         """Stop the daemons this cluster started, by PID; names of those stopped."""
+        with machine_lock(self._waiting):
+            return self._down()
+
+    def _waiting(self) -> None:
+        self._report("waiting for another cluster on this machine to finish starting or stopping")
+
+    def _down(self) -> list[str]:
         daemons = self._recorded()
         if not daemons:
             return []
@@ -533,6 +546,22 @@ def _port_answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@contextmanager
+def machine_lock(waiting: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Held while a cluster starts or stops. Clusters on one machine share Debian's packages,
+    munged and perhaps a MariaDB started here: two ``up`` at once would both run apt-get (one
+    fails on dpkg's lock) or both start munged, and a ``down`` beside an ``up`` could stop the
+    munged the other had just found answering, before it registered as a user of it."""
+    CLUSTERS_DIR.mkdir(parents=True, exist_ok=True)
+    with (CLUSTERS_DIR / "lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting()
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes or the process dies
+        yield
 
 
 def _install_debian_packages(packages: Sequence[str]) -> None:
