@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# Test processes; each module stays on one (see tests/conftest.py). `make test TEST_WORKERS=0`
+# runs the suite in this process, as plain pytest does.
+TEST_WORKERS ?= auto
 
 .PHONY: run test format lock clean browser
 
@@ -23,7 +26,7 @@ run: $(INSTALLED)
 ## Run the whole test suite: unit, integration (SQLite and PostgreSQL), ruff and mypy.
 test: $(INSTALLED)
 	@# pytest exits 5 when it collected no test (e.g. a -k filter); that is not a failure.
-	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && exit 0; exit $$status
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && exit 0; exit $$status
 
 ## Install Debian's Chromium and a Korean font for the browser tests (needs root; once).
 ## Playwright drives this Chromium; it never downloads a browser of its own.

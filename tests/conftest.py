@@ -1,5 +1,12 @@
 """Shared fixtures: databases (SQLite always, PostgreSQL when reachable), a commons on a manual
-clock with the fake backend, and actors for each role."""
+clock with the fake backend, and actors for each role.
+
+`make test` runs the suite on several processes (pytest-xdist, ``--dist loadfile``): each module
+stays on one process, so its module-scoped fixtures (a Slurm cluster, a browser, a seeded server)
+start once. What modules share outside a process must tolerate that: every test gets its own
+PostgreSQL database, free ports and temporary homes; the Slurm modules use their own ports and
+cluster names, and ``nuri slurm-dev`` starts and stops clusters one at a time.
+"""
 
 import os
 import uuid

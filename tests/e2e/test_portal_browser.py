@@ -118,7 +118,11 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         yield Portal(url, where / "home")
     finally:
         process.terminate()
-        process.wait(15)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:  # still answering a slow page nobody awaits now
+            process.kill()
+            process.wait(15)
         log.close()
 
 
@@ -437,8 +441,9 @@ def test_manager_and_operator_see_the_call_and_dashboards_in_both_languages(
     page.get_by_role("navigation", name="현황 항목").get_by_role("link", name="증설 계획").click()
     page.get_by_label("풀").select_option("rngd-gwangju")
     page.get_by_label("90% 대기 시간 목표").select_option("4h")
-    page.get_by_role("button", name="계획 세우기").click()
-    expect(page.locator("#plan-table")).to_contain_text("rngd-gwangju", timeout=60_000)
+    # Planning simulates the pool at many sizes: tens of seconds when other tests share the cores.
+    page.get_by_role("button", name="계획 세우기").click(timeout=120_000)
+    expect(page.locator("#plan-table")).to_contain_text("rngd-gwangju", timeout=120_000)
     shoot(page, "dashboard-plan-ko")
     assert problems == [], problems
     context.close()
