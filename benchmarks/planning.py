@@ -52,7 +52,7 @@ def helios_forecast(path: Path, band: float) -> tuple[Forecast, int, pd.Series]:
             lo80=float(value) * (1 - band),
             hi80=float(value) * (1 + band),
         )
-        for stamp, value in last_week.items()
+        for stamp, value in zip(pd.DatetimeIndex(last_week.index), last_week, strict=True)
     )
     forecast = Forecast(
         series=path.name.split(".")[0],
