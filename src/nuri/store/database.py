@@ -32,11 +32,13 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed.render_as_string(hide_password=False))
     # Connections beyond pool_size are closed when returned, and a new PostgreSQL connection
-    # costs a server process: keep enough for a busy replica's worker threads. No ping before
+    # costs a server process: keep enough for a busy replica's worker threads. With 10, sixteen
+    # clients submitting at once made PostgreSQL spend 7-9 ms of CPU per submission, mostly
+    # starting and ending backends; with 20, 3.0-3.4 ms (benchmarks/load.py). No ping before
     # each use (a round trip per transaction, a tenth of a job submission's time): a connection
     # the server dropped fails its one request, SQLAlchemy then discards the whole pool, and the
     # client's retry (with its Idempotency-Key) finds fresh ones. Recycling bounds their age.
-    return create_engine(parsed, pool_size=10, max_overflow=20, pool_recycle=1800)
+    return create_engine(parsed, pool_size=20, max_overflow=20, pool_recycle=1800)
 
 
 def _sqlite_engine(url: str) -> Engine:
