@@ -18,7 +18,9 @@ slurm-dev up`` on its own ports, started and stopped here; needs root and Debian
 centre's users call today.
 
 Load goes only to 127.0.0.1. The table lists, per target: requests, failures, rate per second,
-p50 and p99 latency in ms. The last line is ``postgresql_rate=… p99_ms=… target_rate=500
+p50 and p99 latency in ms, and for the API the CPU time each submission cost in the measured
+window, in the driver, the API's processes and PostgreSQL's (read from /proc): on a machine of
+few cores, where all three share them, these say what bounds the rate. The last line is ``postgresql_rate=… p99_ms=… target_rate=500
 target_p99_ms=100 sbatch_rate=…``.
 
     .venv/bin/python benchmarks/load.py [--requests 6000] [--seconds 20] [--concurrency 16]
@@ -38,7 +40,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,6 +72,8 @@ class Result:
     seconds: float
     p50_ms: float
     p99_ms: float
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    """CPU time per request in the measured window, by process group (driver, API, database)."""
 
     @property
     def rate(self) -> float:
@@ -184,6 +188,7 @@ def load_api(database: str, url: str, args: argparse.Namespace) -> Result:
         try:
             plan = {
                 "urls": [server_url for server_url, _ in servers],
+                "server_pids": [process.pid for _, process in servers],
                 "pairs": pairs,
                 "requests": args.requests,
                 "seconds": args.seconds,
@@ -283,12 +288,56 @@ async def _drive(plan: dict[str, object]) -> Result:
         *(worker(i, time.perf_counter() + 60, warm_up) for i in range(concurrency))
     )
     measuring, issued = True, 0
+    server_pids = [int(pid) for pid in plan["server_pids"]]  # type: ignore[attr-defined]
+    cpu_before = _cpu_by_group(server_pids)
     began = time.perf_counter()
     await asyncio.gather(*(worker(i, began + seconds, wanted) for i in range(concurrency)))
     elapsed = time.perf_counter() - began
+    cpu_after = _cpu_by_group(server_pids)
     for client in clients:
         await client.aclose()
-    return _result(str(plan["target"]), latencies, failures, elapsed)
+    result = _result(str(plan["target"]), latencies, failures, elapsed)
+    if latencies:
+        result.cpu_ms = {
+            group: 1000 * (cpu_after[group] - cpu_before[group]) / len(latencies)
+            for group in cpu_before
+        }
+    return result
+
+
+def _cpu_by_group(server_pids: list[int]) -> dict[str, float]:
+    """CPU seconds used so far by this driver, the API servers and PostgreSQL's processes (its
+    backends serve the API's connections; on SQLite the database's work is the API's own)."""
+    postgres = [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _comm(entry) == "postgres"
+    ]
+    return {
+        "driver": time.process_time(),
+        "API": sum(_cpu_seconds(pid)[0] for pid in server_pids),
+        # A backend that ends (a connection closed) takes its CPU time into its parent's count
+        # of ended children, so the sum stays continuous when connections come and go.
+        "database": sum(sum(_cpu_seconds(pid)) for pid in postgres),
+    }
+
+
+def _comm(process: Path) -> str:
+    try:
+        return (process / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU of one process, and of its ended children (zeros if it has gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0, 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
 
 
 def _result(target: str, latencies: list[float], failures: int, elapsed: float) -> Result:
@@ -398,7 +447,9 @@ def _drive_sbatch(conf: Path, args: argparse.Namespace) -> Result:
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
     table = Table(title=f"Job submissions, {args.concurrency} concurrent clients on loopback")
-    for column in ("target", "requests", "failures", "rate /s", "p50 ms", "p99 ms"):
+    groups = ("driver", "API", "database")
+    columns = ("target", "requests", "failures", "rate /s", "p50 ms", "p99 ms")
+    for column in (*columns, *(f"CPU ms/req, {group}" for group in groups)):
         table.add_column(column, justify="left" if column == "target" else "right")
     for result in results:
         table.add_row(
@@ -408,6 +459,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"{result.rate:.0f}",
             f"{result.p50_ms:.1f}",
             f"{result.p99_ms:.1f}",
+            *(f"{result.cpu_ms[group]:.2f}" if group in result.cpu_ms else "" for group in groups),
         )
     console.print(table)
     postgres = next((r for r in results if "postgresql" in r.target), None)
