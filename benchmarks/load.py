@@ -20,8 +20,8 @@ centre's users call today.
 Load goes only to 127.0.0.1. The table lists, per target: requests, failures, rate per second,
 p50 and p99 latency in ms, and for the API the CPU time each submission cost in the measured
 window, in the driver, the API's processes and PostgreSQL's (read from /proc): on a machine of
-few cores, where all three share them, these say what bounds the rate. The last line is ``postgresql_rate=… p99_ms=… target_rate=500
-target_p99_ms=100 sbatch_rate=…``.
+few cores, where all three share them, these say what bounds the rate. The last line is
+``postgresql_rate=… p99_ms=… target_rate=500 target_p99_ms=100 sbatch_rate=…``.
 
     .venv/bin/python benchmarks/load.py [--requests 6000] [--seconds 20] [--concurrency 16]
         [--replicas 1] [--databases sqlite,postgresql] [--sbatch 300]

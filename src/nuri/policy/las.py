@@ -326,9 +326,9 @@ class Las:
         if request_order_from is not None and request_order_from < 0:
             raise ValueError("request_order_from must be a queue index >= 0 (or None)")
         self.request_order_from = request_order_from
-        self.victim_choice: VictimChoice = _checked_victim_choice(victim_choice)
         """From this queue on, jobs of one queue and tier go by requested device-time left
         (:meth:`requested_left`); None: by submission only."""
+        self.victim_choice: VictimChoice = _checked_victim_choice(victim_choice)
         # Per tier, the scaled thresholds less float slack: queue = how many of them are <= x.
         self._bounds: dict[Tier, tuple[float, ...]] = {
             tier: tuple(_slack(t * self.tier_scale[tier]) for t in thresholds) for tier in Tier
