@@ -101,6 +101,7 @@ def serve(
 
     from nuri.api.app import create_app
     from nuri.api.log_format import configure_logging
+    from nuri.engine.heap import freeze_start_up_objects
     from nuri.service.commons import open_commons
     from nuri.service.demo import seed_demo
     from nuri.service.settings import ServerSettings
@@ -154,9 +155,11 @@ def serve(
             raise CliError(
                 f"Slurm did not answer ({error}); is it running? ('nuri slurm-dev up' starts one)"
             ) from None
+    served = create_app(commons)
+    freeze_start_up_objects()
     errors.print(f"nuri: serving on http://{host}:{port} (OpenAPI at /openapi.json)")
     # nuri's request log replaces uvicorn's access log, which would show raw paths and queries.
-    uvicorn.run(create_app(commons), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(served, host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command("demo-token")
