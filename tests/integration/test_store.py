@@ -6,14 +6,14 @@ from datetime import timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from nuri.domain.errors import AdmissionRefused
 from nuri.engine.lease import release, try_acquire
-from nuri.store.database import make_engine, make_sessionmaker
+from nuri.store.database import make_autocommit_sessionmaker, make_engine, make_sessionmaker
 from nuri.store.migrate import current_revision, head_revision, upgrade_to_head
-from nuri.store.tables import Base, JobRow, LedgerEntryRow
+from nuri.store.tables import Base, JobRow, LedgerEntryRow, SettingRow
 from tests.conftest import START, World
 
 
@@ -162,3 +162,32 @@ def test_sessionmaker_on_a_fresh_sqlite_file_creates_its_directory(tmp_path) -> 
     with make_sessionmaker(engine).begin() as session:
         assert session.execute(select(LedgerEntryRow)).first() is None
     engine.dispose()
+
+
+def test_autocommit_sessions_commit_each_statement_on_postgresql_only(database_url: str) -> None:
+    """On PostgreSQL a write in an autocommit session is everyone's at once, with no BEGIN or
+    COMMIT sent; on SQLite the sessions are the ordinary ones, so it waits for the commit."""
+    engine = make_engine(database_url)
+    upgrade_to_head(engine)
+    # Another client of the database, without this process's SQLite writer lock.
+    outside = create_engine(database_url)
+
+    def seen(key: str) -> str | None:
+        with outside.connect() as other:
+            return other.scalar(select(SettingRow.value).where(SettingRow.key == key))
+
+    try:
+        with make_autocommit_sessionmaker(engine).begin() as session:
+            session.add(SettingRow(key="probe", value="1"))
+            session.flush()
+            seen_inside = seen("probe")
+        assert seen_inside == ("1" if engine.dialect.name == "postgresql" else None)
+        assert seen("probe") == "1"
+        with make_sessionmaker(engine).begin() as session:
+            session.add(SettingRow(key="pending", value="2"))
+            session.flush()
+            assert seen("pending") is None  # the ordinary sessions keep a transaction's rows
+        assert seen("pending") == "2"
+    finally:
+        outside.dispose()
+        engine.dispose()

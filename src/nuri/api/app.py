@@ -57,7 +57,7 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(
         IdempotencyMiddleware,
-        sessions=commons.sessions,
+        sessions=commons.autocommit_sessions,
         requests=commons.idempotent_requests,
         directory=commons.directory,
         limits=commons.sign_in_limits,

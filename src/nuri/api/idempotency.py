@@ -110,7 +110,9 @@ class IdempotencyMiddleware:
         self, address: str, token: str, key: str, request_line: str, body_fingerprint: str
     ) -> tuple[Actor | None, KeyedRequest | None, StoredAnswer | None]:
         """The token's user (None if it does not sign in), the keyed request, and its stored
-        answer if any: in one transaction, since every keyed request asks all three."""
+        answer if any: in one session, since every keyed request asks all three. The sessions
+        are the commons' autocommit ones: no answer here depends on seeing the others' rows at
+        one instant, and each write (a failed sign-in, a stale key forgotten) stands alone."""
         with self._sessions.begin() as session:
             actor = self._limits.attempt(
                 address, lambda: self._directory.actor_for_token(token, session), session

@@ -29,7 +29,7 @@ from nuri.service.settings import ServerSettings
 from nuri.service.sign_in_limits import SignInLimits
 from nuri.service.slurm_accounting import SlurmBooks
 from nuri.slurm.commands import SlurmTools
-from nuri.store.database import make_engine, make_sessionmaker
+from nuri.store.database import make_autocommit_sessionmaker, make_engine, make_sessionmaker
 from nuri.store.migrate import upgrade_to_head
 from nuri.store.tables import SettingRow
 
@@ -43,6 +43,8 @@ class Commons:
     settings: ServerSettings
     database: Engine
     sessions: sessionmaker[Session]
+    autocommit_sessions: sessionmaker[Session]
+    """For work whose statements need no transaction around them (see the maker's docstring)."""
     clock: Clock
     backend: Backend
     directory: Directory
@@ -83,6 +85,7 @@ def open_commons(
     database = make_engine(settings.resolved_database_url())
     upgrade_to_head(database)
     sessions = make_sessionmaker(database)
+    autocommit_sessions = make_autocommit_sessionmaker(database)
     books = None
     if backend is None:
         if settings.backend == "slurm":
@@ -102,6 +105,7 @@ def open_commons(
         settings=settings,
         database=database,
         sessions=sessions,
+        autocommit_sessions=autocommit_sessions,
         clock=clock,
         backend=backend,
         directory=Directory(sessions, clock),
@@ -112,7 +116,7 @@ def open_commons(
         classroom=Classroom(sessions, clock),
         demand=demand,
         reports=Reports(sessions, clock, demand),
-        idempotent_requests=IdempotentRequests(sessions, clock),
+        idempotent_requests=IdempotentRequests(sessions, clock, answers=autocommit_sessions),
         analyses=Analyses(sessions, clock, demand),
         sign_in_limits=SignInLimits(
             sessions,

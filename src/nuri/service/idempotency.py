@@ -146,8 +146,17 @@ _CURRENT: contextvars.ContextVar[Claim | None] = contextvars.ContextVar(
 class IdempotentRequests:
     """Keys, their claims and their stored answers, in the commons' database."""
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        *,
+        answers: sessionmaker[Session] | None = None,
+    ) -> None:
+        """``answers``: sessions to store answers in, which may commit statement by statement
+        (the update and the occasional pruning need nothing around them); ``sessions`` then."""
         self._sessions = sessions
+        self._answers = sessions if answers is None else answers
         self._clock = clock
         self._pruned_at: datetime | None = None
         _install_claim_hooks(sessions)
@@ -205,7 +214,7 @@ class IdempotentRequests:
         except UnicodeDecodeError:
             return
         request = claim.request
-        with self._sessions.begin() as session:
+        with self._answers.begin() as session:
             session.execute(
                 _STORE_ANSWER,
                 {
