@@ -59,7 +59,7 @@ BIN = Path(sys.executable).parent
 TARGET_RATE = 500.0
 TARGET_P99_MS = 100.0
 SLURM_PORT_BASE = 6950
-console = Console()
+console = Console(width=160)
 
 
 @dataclass
