@@ -17,6 +17,11 @@ slurm-dev up`` on its own ports, started and stopped here; needs root and Debian
 ``slurm-dev up`` installs), with the same concurrency, for comparison: sbatch is what a national
 centre's users call today.
 
+With ``--floors`` the same driver also loads two minimal FastAPI servers (validate the body and
+answer 201; and that plus one INSERT into PostgreSQL through SQLAlchemy): no implementation of
+nuri's API on this stack can beat them on this machine, so they say how much of the gap to the
+target is nuri's own work and how much the machine's.
+
 Load goes only to 127.0.0.1. The table lists, per target: requests, failures, rate per second,
 p50 and p99 latency in ms, and for the API the CPU time each submission cost in the measured
 window, in the driver, the API's processes and PostgreSQL's (read from /proc): on a machine of
@@ -24,13 +29,15 @@ few cores, where all three share them, these say what bounds the rate. The last 
 ``postgresql_rate=… p99_ms=… target_rate=500 target_p99_ms=100 sbatch_rate=…``.
 
     .venv/bin/python benchmarks/load.py [--requests 6000] [--seconds 20] [--concurrency 16]
-        [--replicas 1] [--databases sqlite,postgresql] [--sbatch 300]
+        [--replicas 1] [--databases sqlite,postgresql] [--sbatch 300] [--floors]
 """
 
 import argparse
 import asyncio
 import json
+import math
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -96,16 +103,36 @@ def main() -> None:
         ),
     )
     parser.add_argument("--sbatch", type=int, default=300, help="0 skips the Slurm comparison")
+    parser.add_argument(
+        "--floors",
+        action="store_true",
+        help="also drive two minimal FastAPI servers: what any API of this stack could reach here",
+    )
+    parser.add_argument(
+        "--driver",
+        choices=("wrk", "httpx"),
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="what sends the load: wrk (Debian's package; the default where installed) or a"
+        " Python process with httpx, which costs the machine several times more CPU per request",
+    )
     parser.add_argument("--drive", help=argparse.SUPPRESS)  # the separate driver process
+    parser.add_argument("--serve-floor", help=argparse.SUPPRESS)  # a floor server process
     args = parser.parse_args()
     if args.drive:
         drive(json.loads(args.drive))
+        return
+    if args.serve_floor:
+        serve_floor(json.loads(args.serve_floor))
         return
 
     results: list[Result] = []
     for database in args.databases.split(","):
         with database_for(database.strip(), args.postgres_url) as url:
             results.append(load_api(database.strip(), url, args))
+    if args.floors:
+        results.append(load_floor(None, args))
+        with database_for("postgresql", args.postgres_url) as url:
+            results.append(load_floor(url, args))
     if args.sbatch > 0:
         sbatch = load_sbatch(args)
         if sbatch is not None:
@@ -197,20 +224,26 @@ def load_api(database: str, url: str, args: argparse.Namespace) -> Result:
                 "target": f"nuri API, {database}, {args.replicas} replica(s)",
             }
             console.print(f"[bold]{plan['target']}[/bold]: driving from a separate process")
-            driver = subprocess.run(
-                [sys.executable, __file__, "--drive", json.dumps(plan)],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=args.seconds + 300,
-            )
-            if driver.returncode != 0:
-                raise SystemExit(f"the driver failed:\n{driver.stderr}")
-            return Result(**json.loads(driver.stdout))
+            return _run_driver(plan, args)
         finally:
             for _, process in servers:
                 process.terminate()
                 process.wait(30)
+
+
+def _run_driver(plan: dict[str, object], args: argparse.Namespace) -> Result:
+    if args.driver == "wrk":
+        return _drive_with_wrk(plan)
+    driver = subprocess.run(
+        [sys.executable, __file__, "--drive", json.dumps(plan)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=args.seconds + 300,
+    )
+    if driver.returncode != 0:
+        raise SystemExit(f"the driver failed:\n{driver.stderr}")
+    return Result(**json.loads(driver.stdout))
 
 
 def start_server(url: str, home: Path, replica: int) -> tuple[str, subprocess.Popen[bytes]]:
@@ -227,15 +260,118 @@ def start_server(url: str, home: Path, replica: int) -> tuple[str, subprocess.Po
         [str(BIN / "nuri"), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
     )
     server_url = f"http://127.0.0.1:{port}"
+    _wait_until_up(server_url, process, f"nuri serve did not start; see {home}/serve-{replica}.log")
+    return server_url, process
+
+
+def _wait_until_up(
+    server_url: str, process: subprocess.Popen[bytes], failure: str = "a server did not start"
+) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{server_url}/healthz", timeout=1).status_code == 200:
-                return server_url, process
+                return
         except httpx.TransportError:
             time.sleep(0.2)
     process.kill()
-    raise SystemExit(f"nuri serve did not start; see {home}/serve-{replica}.log")
+    raise SystemExit(failure)
+
+
+WRK_WARM_UP_S = 3
+WRK_SCRIPT = """
+local pairs_ = {%(pairs)s}
+local threads = {}
+issued = 0
+
+setup = function(thread)
+  table.insert(threads, thread)
+end
+
+request = function()
+  issued = issued + 1
+  local pair = pairs_[(issued %% #pairs_) + 1]
+  local body = '{"project":"' .. pair[1] .. '","pool":"h100","gpus":1,"time_limit_s":3600,'
+    .. '"command":["python","train.py","--epochs","3"]}'
+  return wrk.format("POST", "/api/v1/jobs", {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. pair[2],
+    ["Idempotency-Key"] = "%(prefix)s-" .. issued,
+  }, body)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%%d,"duration_us":%%d,"p50_us":%%d,"p99_us":%%d,"failures":%%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def _drive_with_wrk(plan: dict[str, object]) -> Result:
+    """The same load as the httpx driver's, sent by wrk: an HTTP load generator in C whose CPU per
+    request is a small fraction of httpx's, so the driver takes less of the machine's cores from
+    the server being measured. Each connection sends one request after another, each with a
+    fresh Idempotency-Key; a warm-up run comes first and is not counted.
+
+    wrk's runs are bounded by time (``--seconds``) only: it waits out its whole duration even
+    when told to stop sooner, so a count would make its rate wrong.
+    """
+    urls = [str(url) for url in plan["urls"]]  # type: ignore[attr-defined]
+    if len(urls) != 1:
+        raise SystemExit("the wrk driver loads one server; use --driver httpx for replicas")
+    pairs = ", ".join(f'{{"{project}", "{token}"}}' for project, token in plan["pairs"])  # type: ignore[attr-defined]
+    server_pids = [int(pid) for pid in plan["server_pids"]]  # type: ignore[attr-defined]
+    concurrency = int(str(plan["concurrency"]))
+
+    def run(seconds: float) -> tuple[dict[str, float], float]:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+            script.write(WRK_SCRIPT % {"pairs": pairs, "prefix": uuid.uuid4().hex})
+            script.flush()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            finished = subprocess.run(
+                [
+                    "wrk",
+                    "-t1",
+                    f"-c{concurrency}",
+                    f"-d{max(1, math.ceil(seconds))}s",
+                    "--timeout",
+                    "30s",
+                    "-s",
+                    script.name,
+                    urls[0],
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if finished.returncode != 0:
+            raise SystemExit(f"wrk failed:\n{finished.stderr}")
+        spent = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        return json.loads(finished.stdout.strip().splitlines()[-1]), spent
+
+    run(WRK_WARM_UP_S)
+    cpu_before = _cpu_by_group(server_pids)
+    summary, driver_cpu = run(float(str(plan["seconds"])))
+    cpu_after = _cpu_by_group(server_pids)
+    requests = int(summary["requests"])
+    result = Result(
+        target=str(plan["target"]),
+        requests=requests,
+        failures=int(summary["failures"]),
+        seconds=summary["duration_us"] / 1e6,
+        p50_ms=summary["p50_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+    )
+    if requests:
+        result.cpu_ms = {
+            group: 1000 * (cpu_after[group] - cpu_before[group]) / requests
+            for group in ("API", "database")
+        } | {"driver": 1000 * driver_cpu / requests}
+    return result
 
 
 def drive(plan: dict[str, object]) -> None:
@@ -350,6 +486,103 @@ def _result(target: str, latencies: list[float], failures: int, elapsed: float) 
         seconds=elapsed,
         p50_ms=1000 * statistics.median(ordered) if ordered else 0.0,
         p99_ms=1000 * p99,
+    )
+
+
+# -- floors: what a minimal server of the same stack reaches on this machine ---------------------
+
+
+def load_floor(url: str | None, args: argparse.Namespace) -> Result:
+    """Drive a minimal FastAPI server with the same driver, clients and body as the API.
+
+    Without ``url`` it validates the body and answers 201; with one it also inserts the job
+    into PostgreSQL through SQLAlchemy in a transaction of its own, as one durable write costs.
+    Neither authenticates, admits, holds, keys or logs anything, so nuri's API can only be
+    slower; the gap between them and nuri is what its own work costs.
+    """
+    port = 18690 + (0 if url is None else 1)
+    target = "floor: FastAPI" + ("" if url is None else " + one INSERT, postgresql")
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve-floor", json.dumps({"port": port, "url": url})],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        server_url = f"http://127.0.0.1:{port}"
+        _wait_until_up(server_url, process, f"the floor server {target!r} did not start")
+        plan = {
+            "urls": [server_url],
+            "server_pids": [process.pid],
+            "pairs": [(f"lab{number}", "no-token") for number in range(args.projects)],
+            "requests": args.requests,
+            "seconds": args.seconds,
+            "warm_up": args.warm_up,
+            "concurrency": args.concurrency,
+            "target": target,
+        }
+        console.print(f"[bold]{target}[/bold]: driving from a separate process")
+        return _run_driver(plan, args)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def serve_floor(config: dict[str, object]) -> None:
+    """The floor server process (see :func:`load_floor`)."""
+    import uvicorn
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+    from sqlalchemy import JSON, Column, Integer, MetaData, String, insert
+    from sqlalchemy import Table as SqlTable
+
+    class Submission(BaseModel):
+        project: str
+        pool: str
+        gpus: int
+        time_limit_s: int
+        command: list[str]
+
+    jobs = SqlTable(
+        "floor_jobs",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("project", String(100)),
+        Column("pool", String(100)),
+        Column("devices", Integer),
+        Column("time_limit_s", Integer),
+        Column("command", JSON),
+    )
+    url = config["url"]
+    engine = None
+    if url is not None:
+        engine = create_engine(str(url), pool_size=20, max_overflow=20)  # as nuri's
+        jobs.metadata.create_all(engine)
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/api/v1/jobs", status_code=201)
+    def submit(body: Submission) -> dict[str, object]:
+        job_id = 0
+        if engine is not None:
+            with engine.begin() as connection:
+                job_id = connection.execute(
+                    insert(jobs)
+                    .values(
+                        project=body.project,
+                        pool=body.pool,
+                        devices=body.gpus,
+                        time_limit_s=body.time_limit_s,
+                        command=body.command,
+                    )
+                    .returning(jobs.c.id)
+                ).scalar_one()
+        return {"id": job_id, "project": body.project, "pool": body.pool, "state": "PENDING"}
+
+    uvicorn.run(
+        app, host="127.0.0.1", port=int(str(config["port"])), log_config=None, access_log=False
     )
 
 
