@@ -6,7 +6,8 @@ projects, each with its own PI, token and award, starts ``--replicas`` real ``nu
 processes on loopback ports sharing that database (the API keeps no state of its own, so replicas
 are how it grows), and then drives them from a *separate* process: ``--concurrency`` clients in
 one asyncio loop, each submitting one job after another with a fresh ``Idempotency-Key`` (as
-``nuri submit`` does), spread over the projects and replicas. The run is bounded by
+``nuri submit`` does), spread over the projects and replicas; ``--workers`` sets each replica's
+worker processes (``nuri serve --workers``, a list such as ``1,2`` to compare them in one run). The run is bounded by
 ``--requests`` and ``--seconds``, whichever comes first, after ``--warm-up`` requests that are not
 counted. Each submission is admitted, held against its award and queued, exactly as in service;
 the scheduling interval is set long so that the figure is admission's, not this machine starting
@@ -29,7 +30,7 @@ few cores, where all three share them, these say what bounds the rate. The last 
 ``postgresql_rate=… p99_ms=… target_rate=500 target_p99_ms=100 sbatch_rate=…``.
 
     .venv/bin/python benchmarks/load.py [--requests 6000] [--seconds 20] [--concurrency 16]
-        [--replicas 1] [--databases sqlite,postgresql] [--sbatch 300] [--floors]
+        [--replicas 1] [--workers 1] [--databases sqlite,postgresql] [--sbatch 300] [--floors]
 """
 
 import argparse
@@ -94,6 +95,12 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="worker processes per replica (nuri serve --workers); a list"
+        " such as 1,2 runs each in turn",
+    )
     parser.add_argument("--projects", type=int, default=16)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument(
@@ -127,8 +134,9 @@ def main() -> None:
 
     results: list[Result] = []
     for database in args.databases.split(","):
-        with database_for(database.strip(), args.postgres_url) as url:
-            results.append(load_api(database.strip(), url, args))
+        for workers in (int(count) for count in args.workers.split(",")):
+            with database_for(database.strip(), args.postgres_url) as url:
+                results.append(load_api(database.strip(), url, args, workers))
     if args.floors:
         results.append(load_floor(None, args))
         with database_for("postgresql", args.postgres_url) as url:
@@ -207,11 +215,11 @@ def seed(url: str, home: Path, projects: int) -> list[tuple[str, str]]:
         commons.close()
 
 
-def load_api(database: str, url: str, args: argparse.Namespace) -> Result:
+def load_api(database: str, url: str, args: argparse.Namespace, workers: int) -> Result:
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory)
         pairs = seed(url, home, args.projects)
-        servers = [start_server(url, home, replica) for replica in range(args.replicas)]
+        servers = [start_server(url, home, replica, workers) for replica in range(args.replicas)]
         try:
             plan = {
                 "urls": [server_url for server_url, _ in servers],
@@ -221,7 +229,7 @@ def load_api(database: str, url: str, args: argparse.Namespace) -> Result:
                 "seconds": args.seconds,
                 "warm_up": args.warm_up,
                 "concurrency": args.concurrency,
-                "target": f"nuri API, {database}, {args.replicas} replica(s)",
+                "target": f"nuri API, {database}, {args.replicas} replica(s) x {workers} worker(s)",
             }
             console.print(f"[bold]{plan['target']}[/bold]: driving from a separate process")
             return _run_driver(plan, args)
@@ -246,7 +254,9 @@ def _run_driver(plan: dict[str, object], args: argparse.Namespace) -> Result:
     return Result(**json.loads(driver.stdout))
 
 
-def start_server(url: str, home: Path, replica: int) -> tuple[str, subprocess.Popen[bytes]]:
+def start_server(
+    url: str, home: Path, replica: int, workers: int
+) -> tuple[str, subprocess.Popen[bytes]]:
     port = 18700 + replica
     env = os.environ | {
         "NURI_HOME": str(home),
@@ -257,7 +267,10 @@ def start_server(url: str, home: Path, replica: int) -> tuple[str, subprocess.Po
     }
     log = (home / f"serve-{replica}.log").open("ab")
     process = subprocess.Popen(
-        [str(BIN / "nuri"), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+        [str(BIN / "nuri"), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     server_url = f"http://127.0.0.1:{port}"
     _wait_until_up(server_url, process, f"nuri serve did not start; see {home}/serve-{replica}.log")
@@ -451,11 +464,25 @@ def _cpu_by_group(server_pids: list[int]) -> dict[str, float]:
     ]
     return {
         "driver": time.process_time(),
-        "API": sum(_cpu_seconds(pid)[0] for pid in server_pids),
+        "API": sum(_cpu_seconds(pid)[0] for pid in _with_children(server_pids)),
         # A backend that ends (a connection closed) takes its CPU time into its parent's count
         # of ended children, so the sum stays continuous when connections come and go.
         "database": sum(sum(_cpu_seconds(pid)) for pid in postgres),
     }
+
+
+def _with_children(pids: list[int]) -> list[int]:
+    """``pids`` and their child processes (a server's worker processes)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) in pids:
+                children.append(int(entry.name))
+    return [*pids, *children]
 
 
 def _comm(process: Path) -> str:

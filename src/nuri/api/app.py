@@ -1,7 +1,7 @@
 """The FastAPI application: routes under /api/v1, health at /healthz, the engine in the background."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import Depends, FastAPI
 from sqlalchemy import text
@@ -22,30 +22,39 @@ from nuri.store.migrate import current_revision
 from nuri.web.app import mount_portal
 
 
+@contextmanager
+def background_work(commons: Commons) -> Iterator[None]:
+    """While open: the scheduling engine, and (if the settings ask) the process that works out
+    forecasts and plans ahead of time. Closing stops both and hands the lease back."""
+    thread = EngineThread(commons.scheduling_engine(), commons.settings.scheduler_interval_s)
+    thread.start()
+    analyses = None
+    if commons.settings.analyses:
+        analyses = AnalysesProcess(commons.settings)
+        analyses.start()
+    try:
+        yield
+    finally:
+        if analyses is not None:
+            analyses.stop()
+        thread.stop()
+        commons.backend.close()
+
+
 def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     """An app serving ``commons``. With ``run_engine`` the scheduling engine runs while it serves,
     and (if the settings ask) the process that works out forecasts and plans ahead of time."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        thread = None
-        analyses = None
-        if run_engine:
-            thread = EngineThread(
-                commons.scheduling_engine(), commons.settings.scheduler_interval_s
-            )
-            thread.start()
-            if commons.settings.analyses:
-                analyses = AnalysesProcess(commons.settings)
-                analyses.start()
-        try:
+        if not run_engine:
+            try:
+                yield
+            finally:
+                commons.backend.close()
+            return
+        with background_work(commons):
             yield
-        finally:
-            if analyses is not None:
-                analyses.stop()
-            if thread is not None:
-                thread.stop()
-            commons.backend.close()
 
     app = FastAPI(
         title="nuri",

@@ -10,7 +10,8 @@ several replicas:
   ledger charges), which only grow because the ledger is append-only and ended jobs stay ended.
 - **This process** (``nuri_http_*``): requests served, by method, route template and status
   class, errors (4xx and 5xx), and latency, counted in memory by ``RequestMetricsMiddleware``.
-  Sum them over replicas.
+  Sum them over replicas. The worker processes of one ``nuri serve --workers N`` count into
+  shared files instead, so that any of them answers a scrape with all their requests.
 
 Only aggregates are exposed: no user, project or token, so the endpoint needs no token (as
 Prometheus expects). ``docs/operations.md`` lists every metric.
@@ -18,6 +19,7 @@ Prometheus expects). ``docs/operations.md`` lists every metric.
 
 import logging
 import math
+import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -36,6 +38,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -57,6 +60,9 @@ POOL_LABELS = ("pool", "accelerator")
 H100E_UNITS_PER_GPU_SECOND = H100E_UNITS_PER_GPU_HOUR // SECONDS_PER_HOUR
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+SHARED_METRICS_DIRECTORY_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""Set (to a directory) for worker processes that share one port: prometheus_client then keeps
+request counts in files there, and reads this variable when it is first imported."""
 
 
 # -- the commons, from the database ---------------------------------------------------------
@@ -333,9 +339,17 @@ def install_metrics(app: FastAPI, commons: Commons) -> CollectorRegistry:
     """
     registry = CollectorRegistry()
     registry.register(CommonsCollector(commons))
-    ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
-    app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
+    if os.environ.get(SHARED_METRICS_DIRECTORY_ENV):
+        # One of several worker processes (nuri serve --workers): each writes its request counts
+        # to files in that directory, and a scrape, whichever worker answers it, adds up all of
+        # them. CPU and memory are per process and cannot be added up, so they are left out.
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # the module is untyped
+        counted_in = CollectorRegistry()  # written to the files, served by the collector above
+    else:
+        ProcessCollector(registry=registry)
+        counted_in = registry
+    app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(counted_in))
 
     def metrics() -> Response:
         """The commons and this process in Prometheus' text format (no token needed)."""

@@ -95,6 +95,14 @@ def serve(
             help="With --backend slurm: nuri (nuri's policy decides) or native (Slurm decides).",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes serving the API on the one port, each using a core; the scheduler"
+            " still runs once, in this process.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API and run the scheduler (SQLite and the local backend by default)."""
     import uvicorn
@@ -155,11 +163,36 @@ def serve(
             raise CliError(
                 f"Slurm did not answer ({error}); is it running? ('nuri slurm-dev up' starts one)"
             ) from None
-    served = create_app(commons)
-    freeze_start_up_objects()
-    errors.print(f"nuri: serving on http://{host}:{port} (OpenAPI at /openapi.json)")
     # nuri's request log replaces uvicorn's access log, which would show raw paths and queries.
-    uvicorn.run(served, host=host, port=port, log_config=None, access_log=False)
+    if workers == 1:
+        served = create_app(commons)
+        freeze_start_up_objects()
+        errors.print(f"nuri: serving on http://{host}:{port} (OpenAPI at /openapi.json)")
+        uvicorn.run(served, host=host, port=port, log_config=None, access_log=False)
+        return
+    from nuri.api.app import background_work
+    from nuri.api.workers import WORKER_APP, share_settings_with_workers
+
+    share_settings_with_workers(settings, settings.home)
+    if commons.database.dialect.name == "sqlite":
+        errors.print(
+            "nuri: several workers on SQLite take turns at its one writer lock;"
+            " PostgreSQL (NURI_DATABASE_URL) lets them write side by side"
+        )
+    errors.print(
+        f"nuri: serving on http://{host}:{port} with {workers} worker processes"
+        " (OpenAPI at /openapi.json)"
+    )
+    with background_work(commons):
+        uvicorn.run(
+            WORKER_APP,
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
 
 
 @app.command("demo-token")
