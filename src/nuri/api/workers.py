@@ -30,13 +30,13 @@ WORKER_APP = f"{__name__}:worker_app"
 """What uvicorn imports and calls in each worker process."""
 
 
-def share_settings_with_workers(settings: ServerSettings, home: Path) -> Path:
+def share_settings_with_workers(settings: ServerSettings) -> Path:
     """Make the environment the workers will start with: the settings given on the command line
     (workers read theirs from the environment, as the server does), and an empty directory for
     their request counts (those of an earlier run are not this one's). Returns the directory."""
     os.environ["NURI_BACKEND"] = settings.backend
     os.environ["NURI_SLURM_MODE"] = settings.slurm_mode
-    directory = home / "http-metrics"
+    directory = settings.home / "http-metrics"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ[SHARED_METRICS_DIRECTORY_ENV] = str(directory)

@@ -173,7 +173,7 @@ def serve(
     from nuri.api.app import background_work
     from nuri.api.workers import WORKER_APP, share_settings_with_workers
 
-    share_settings_with_workers(settings, settings.home)
+    share_settings_with_workers(settings)
     if commons.database.dialect.name == "sqlite":
         errors.print(
             "nuri: several workers on SQLite take turns at its one writer lock;"
@@ -183,6 +183,7 @@ def serve(
         f"nuri: serving on http://{host}:{port} with {workers} worker processes"
         " (OpenAPI at /openapi.json)"
     )
+    freeze_start_up_objects()  # this process makes the scheduling decisions
     with background_work(commons):
         uvicorn.run(
             WORKER_APP,

@@ -73,11 +73,7 @@ async def current_actor(
         # The idempotency middleware has already made this sign-in attempt (and counted it).
         actor: Actor | None = resolved[1]
     else:
-        actor = await run_in_threadpool(
-            commons.sign_in_limits.attempt,
-            client_address(request),
-            lambda: commons.directory.actor_for_token(token),
-        )
+        actor = await run_in_threadpool(_sign_in, commons, client_address(request), token)
     if actor is None:
         raise HTTPException(
             401, "unknown, revoked or expired token; ask an admin for a new one (nuri admin token)"
@@ -86,6 +82,16 @@ async def current_actor(
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def _sign_in(commons: Commons, address: str, token: str) -> Actor | None:
+    """The sign-in limit's check, the token's user, and a failure recorded if it has none, in
+    one autocommit session: none of them needs a transaction around it (see the idempotency
+    middleware, which does the same for keyed requests)."""
+    with commons.autocommit_sessions.begin() as session:
+        return commons.sign_in_limits.attempt(
+            address, lambda: commons.directory.actor_for_token(token, session), session
+        )
 
 
 async def secret_answer(response: Response) -> None:
