@@ -12,6 +12,7 @@ from nuri.api.errors import ERROR_RESPONSES, install_error_handlers
 from nuri.api.idempotency import IdempotencyMiddleware
 from nuri.api.metrics import install_metrics
 from nuri.api.request_log import install_request_log
+from nuri.api.request_threads import RequestThreads
 from nuri.api.v1 import catalogue, classroom, programmes, reports, routes
 from nuri.api.v1.printable import refuse_control_characters_in_url
 from nuri.api.v1.schemas import Health
@@ -63,9 +64,11 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.commons = commons
+    app.state.request_threads = threads = RequestThreads(commons.settings.request_threads)
     install_error_handlers(app)
     app.add_middleware(
         IdempotencyMiddleware,
+        threads=threads,
         sessions=commons.autocommit_sessions,
         requests=commons.idempotent_requests,
         directory=commons.directory,

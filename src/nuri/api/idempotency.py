@@ -17,10 +17,10 @@ before the route sees it, to fingerprint it; the body size limit outside this mi
 """
 
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nuri.api.detail_answer import send_detail
+from nuri.api.request_threads import RequestThreads
 from nuri.domain.errors import DomainError, TooManyAttempts
 from nuri.service.auth import Actor
 from nuri.service.directory import Directory
@@ -48,12 +48,14 @@ class IdempotencyMiddleware:
         self,
         app: ASGIApp,
         *,
+        threads: RequestThreads,
         sessions: sessionmaker[Session],
         requests: IdempotentRequests,
         directory: Directory,
         limits: SignInLimits,
     ) -> None:
         self._app = app
+        self._threads = threads
         self._sessions = sessions
         self._requests = requests
         self._directory = directory
@@ -82,7 +84,7 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
         try:
-            actor, request, stored = await run_in_threadpool(
+            actor, request, stored = await self._threads.run(
                 self._sign_in_and_look_up,
                 address,
                 token,
@@ -151,7 +153,7 @@ class IdempotencyMiddleware:
         with self._requests.carrying_out(request) as claim:
             await self._app(scope, _replaying(body), send_and_keep)
         if status < 500 and not secret:
-            await run_in_threadpool(
+            await self._threads.run(
                 self._requests.store_answer, claim, status, content_type, b"".join(chunks)
             )
 

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from nuri.api.idempotency import RESOLVED_ACTOR
+from nuri.api.request_threads import request_threads
 from nuri.api.v1.schemas import (
     AllocationCreate,
     ByteOffset,
@@ -73,7 +73,9 @@ async def current_actor(
         # The idempotency middleware has already made this sign-in attempt (and counted it).
         actor: Actor | None = resolved[1]
     else:
-        actor = await run_in_threadpool(_sign_in, commons, client_address(request), token)
+        actor = await request_threads(request).run(
+            _sign_in, commons, client_address(request), token
+        )
     if actor is None:
         raise HTTPException(
             401, "unknown, revoked or expired token; ask an admin for a new one (nuri admin token)"
@@ -224,14 +226,17 @@ def list_jobs(
 
 
 @router.post("/jobs", status_code=201, tags=["jobs"])
-def submit_job(
+async def submit_job(
+    request: Request,
     body: JobCreate,
     commons: CommonsDep,
     actor: ActorDep,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> JobView:
     """Queue a job. Send an ``Idempotency-Key`` header so that a retry never queues it twice."""
-    return commons.jobs.submit(actor, idempotency_key=idempotency_key, **body.model_dump())
+    return await request_threads(request).run(
+        commons.jobs.submit, actor, idempotency_key=idempotency_key, **body.model_dump()
+    )
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"])
