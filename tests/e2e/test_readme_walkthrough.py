@@ -30,6 +30,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_serving(
+    url: str, process: subprocess.Popen[bytes], log: Path, seconds: float, poll_s: float = 0.2
+) -> None:
+    """Return once ``url``/healthz answers 200; fail with the server's log if the process ends
+    first or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail("nuri serve did not come up:\n" + log.read_text())
+        time.sleep(poll_s)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A demo server in its own NURI_HOME; yields the environment a second terminal would have."""
@@ -51,16 +68,7 @@ def server(tmp_path: Path) -> Iterator[dict[str, str]]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{env['NURI_URL']}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("nuri serve did not come up:\n" + (tmp_path / "serve.log").read_text())
-            time.sleep(0.2)
+        wait_until_serving(env["NURI_URL"], process, tmp_path / "serve.log", 30)
         yield env
     finally:
         process.terminate()

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_readme_walkthrough import free_port
+from tests.e2e.test_readme_walkthrough import free_port, wait_until_serving
 
 BIN = Path(sys.executable).parent
 HEALTH_SERIES = re.compile(
@@ -56,16 +56,7 @@ def workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("nuri serve did not come up:\n" + (tmp_path / "serve.log").read_text())
-            time.sleep(0.2)
+        wait_until_serving(url, process, tmp_path / "serve.log", 90)
         yield process, url, home
     finally:
         if process.poll() is None:

@@ -11,10 +11,15 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.test_readme_walkthrough import BIN, free_port, readme_block, run_block
+from tests.e2e.test_readme_walkthrough import (
+    BIN,
+    free_port,
+    readme_block,
+    run_block,
+    wait_until_serving,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -59,17 +64,7 @@ def test_the_demo_commons_runs_on_slurm_as_the_readme_shows(tmp_path: Path) -> N
             env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{env['NURI_URL']}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert server.poll() is None and time.monotonic() < deadline, (
-                    tmp_path / "serve.log"
-                ).read_text()
-                time.sleep(0.2)
+            wait_until_serving(env["NURI_URL"], server, tmp_path / "serve.log", 30)
             walkthrough = tmp_path / "walk"
             walkthrough.mkdir()
             result = run_block(readme_block("A first session"), env, walkthrough)

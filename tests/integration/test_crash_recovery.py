@@ -32,7 +32,7 @@ from nuri.service.commons import Commons, open_commons
 from nuri.service.settings import ServerSettings
 from nuri.store.tables import JobRow, LedgerEntryRow, PoolRow, UserRow
 from tests.conftest import build_world
-from tests.e2e.test_readme_walkthrough import BIN, free_port
+from tests.e2e.test_readme_walkthrough import BIN, free_port, wait_until_serving
 
 pytestmark = pytest.mark.slow
 
@@ -70,17 +70,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        pytest.fail("nuri serve did not come up:\n" + (self.home / "serve.log").read_text())
+        wait_until_serving(self.url, self.process, self.home / "serve.log", 60, poll_s=0.1)
 
     def kill(self) -> None:
         assert self.process is not None
