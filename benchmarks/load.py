@@ -7,11 +7,13 @@ processes on loopback ports sharing that database (the API keeps no state of its
 are how it grows), and then drives them from a *separate* process: ``--concurrency`` clients in
 one asyncio loop, each submitting one job after another with a fresh ``Idempotency-Key`` (as
 ``nuri submit`` does), spread over the projects and replicas; ``--workers`` sets each replica's
-worker processes (``nuri serve --workers``, a list such as ``1,2`` to compare them in one run). The run is bounded by
-``--requests`` and ``--seconds``, whichever comes first, after ``--warm-up`` requests that are not
-counted. Each submission is admitted, held against its award and queued, exactly as in service;
-the scheduling interval is set long so that the figure is admission's, not this machine starting
-thousands of local processes.
+worker processes (``nuri serve --workers``, a list such as ``1,2`` to compare them in one run).
+The run is bounded by ``--requests`` and ``--seconds``, whichever comes first, after
+``--warm-up`` requests that are not counted (with wrk, the default driver where installed, by
+``--seconds`` alone after a short warm-up: see ``_drive_with_wrk``). Each submission is
+admitted, held against its award and queued, exactly as in service; the scheduling interval is
+set long so that the figure is admission's, not this machine starting thousands of local
+processes.
 
 In the same run, ``--sbatch N`` submits N held batch jobs to a real Slurm cluster (``nuri
 slurm-dev up`` on its own ports, started and stopped here; needs root and Debian's Slurm, which
@@ -294,12 +296,7 @@ def _wait_until_up(
 WRK_WARM_UP_S = 3
 WRK_SCRIPT = """
 local pairs_ = {%(pairs)s}
-local threads = {}
-issued = 0
-
-setup = function(thread)
-  table.insert(threads, thread)
-end
+local issued = 0
 
 request = function()
   issued = issued + 1
@@ -335,7 +332,10 @@ def _drive_with_wrk(plan: dict[str, object]) -> Result:
     urls = [str(url) for url in plan["urls"]]  # type: ignore[attr-defined]
     if len(urls) != 1:
         raise SystemExit("the wrk driver loads one server; use --driver httpx for replicas")
-    pairs = ", ".join(f'{{"{project}", "{token}"}}' for project, token in plan["pairs"])  # type: ignore[attr-defined]
+    pairs = ", ".join(
+        f'{{"{project}", "{token}"}}'
+        for project, token in plan["pairs"]  # type: ignore[attr-defined]
+    )
     server_pids = [int(pid) for pid in plan["server_pids"]]  # type: ignore[attr-defined]
     concurrency = int(str(plan["concurrency"]))
 
@@ -476,13 +476,20 @@ def _with_children(pids: list[int]) -> list[int]:
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) in pids:
+            fields = _stat_fields(entry)
+            if fields and int(fields[1]) in pids:  # the parent's pid
                 children.append(int(entry.name))
     return [*pids, *children]
+
+
+def _stat_fields(process: Path) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name, which may hold spaces (empty if
+    the process has gone): the state, the parent's pid, and so on (``man 5 proc``, from 3)."""
+    try:
+        stat = (process / "stat").read_text()
+    except OSError:
+        return []
+    return stat.rsplit(")", 1)[1].split()
 
 
 def _comm(process: Path) -> str:
@@ -494,11 +501,9 @@ def _comm(process: Path) -> str:
 
 def _cpu_seconds(pid: int) -> tuple[float, float]:
     """User and system CPU of one process, and of its ended children (zeros if it has gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    fields = _stat_fields(Path(f"/proc/{pid}"))
+    if not fields:
         return 0.0, 0.0
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
     tick = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
 
