@@ -3,10 +3,11 @@
 Starlette runs blocking work in a pool of 40 threads shared by every request. Under a submission
 load that let 16 requests' sign-ins, key look-ups and submissions run in 16 threads at once,
 each waking for its database round trips and contending for the one GIL: the API process spent
-more of its CPU switching between them than doing the work. With at most a few threads for this
-work, the same process admitted 10-30 % more submissions for 10-20 % less CPU each (measured
-2026-12-07, docs/operations.md). Slow work (pages that compute, CSV exports, logs) keeps the
-shared pool, so it cannot hold these few threads up.
+a good part of its CPU switching between them. With at most 8 threads for this work, the same
+process admitted 79-106 submissions/s on PostgreSQL against 71-81/s, for 9.4-12.6 ms of its CPU
+each against 12.4-14.1 ms (five interleaved pairs, 2026-12-07, docs/operations.md). Slow work
+(pages that compute, CSV exports, logs) keeps the shared pool, so it cannot hold these few
+threads up.
 """
 
 from collections.abc import Callable

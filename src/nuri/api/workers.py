@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import sys
-from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -30,17 +29,16 @@ WORKER_APP = f"{__name__}:worker_app"
 """What uvicorn imports and calls in each worker process."""
 
 
-def share_settings_with_workers(settings: ServerSettings) -> Path:
+def share_settings_with_workers(settings: ServerSettings) -> None:
     """Make the environment the workers will start with: the settings given on the command line
     (workers read theirs from the environment, as the server does), and an empty directory for
-    their request counts (those of an earlier run are not this one's). Returns the directory."""
+    their request counts (those of an earlier run are not this one's)."""
     os.environ["NURI_BACKEND"] = settings.backend
     os.environ["NURI_SLURM_MODE"] = settings.slurm_mode
     directory = settings.home / "http-metrics"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ[SHARED_METRICS_DIRECTORY_ENV] = str(directory)
-    return directory
 
 
 def worker_app() -> FastAPI:
