@@ -8,6 +8,7 @@ PostgreSQL database, free ports and temporary homes; the Slurm modules use their
 cluster names, and ``nuri slurm-dev`` starts and stops clusters one at a time.
 """
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -47,6 +48,17 @@ def _postgres_reason() -> str | None:
 
 
 _POSTGRES_SKIP = _postgres_reason()
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """Restore the root logger after a test reconfigures it (``nuri serve`` does, to the
+    stream that is standard error while it runs: a test's, closed when the test ends)."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
 
 
 @pytest.fixture

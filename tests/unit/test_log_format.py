@@ -5,7 +5,6 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -85,16 +84,6 @@ def test_the_text_format_is_redacted_too() -> None:
     """Text logs get the same protection as JSON ones."""
     line = TextLogFormatter().format(record("login with %s", TOKEN))
     assert line.endswith("WARNING nuri.test: login with [redacted]")
-
-
-@pytest.fixture
-def root_logging() -> Iterator[None]:
-    """Restore the root logger after a test reconfigures it."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    yield
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
 
 
 class Terminal(io.StringIO):

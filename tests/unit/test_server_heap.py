@@ -52,7 +52,7 @@ def test_live_objects_are_frozen_start_up_garbage_is_not_kept_and_later_cycles_a
     assert later() is None
 
 
-@pytest.mark.usefixtures("unfrozen")
+@pytest.mark.usefixtures("unfrozen", "root_logging")
 def test_nuri_serve_freezes_its_start_up_objects_before_it_serves(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
