@@ -71,8 +71,7 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
         threads=threads,
         sessions=commons.autocommit_sessions,
         requests=commons.idempotent_requests,
-        directory=commons.directory,
-        limits=commons.sign_in_limits,
+        sign_in=commons.bearer_sign_in,
     )
     install_body_limit(app, commons.settings.max_request_body_bytes)
     install_metrics(app, commons)

@@ -23,7 +23,6 @@ from nuri.api.detail_answer import send_detail
 from nuri.api.request_threads import RequestThreads
 from nuri.domain.errors import DomainError, TooManyAttempts
 from nuri.service.auth import Actor
-from nuri.service.directory import Directory
 from nuri.service.idempotency import (
     IdempotencyKeyReused,
     IdempotentRequests,
@@ -32,7 +31,7 @@ from nuri.service.idempotency import (
     check_key,
     fingerprint,
 )
-from nuri.service.sign_in_limits import SignInLimits
+from nuri.service.sign_in import BearerSignIn
 
 KEY_HEADER = b"idempotency-key"
 REPLAYED_HEADER = b"idempotent-replayed"
@@ -51,15 +50,13 @@ class IdempotencyMiddleware:
         threads: RequestThreads,
         sessions: sessionmaker[Session],
         requests: IdempotentRequests,
-        directory: Directory,
-        limits: SignInLimits,
+        sign_in: BearerSignIn,
     ) -> None:
         self._app = app
         self._threads = threads
         self._sessions = sessions
         self._requests = requests
-        self._directory = directory
-        self._limits = limits
+        self._sign_in = sign_in
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -112,22 +109,22 @@ class IdempotencyMiddleware:
         self, address: str, token: str, key: str, request_line: str, body_fingerprint: str
     ) -> tuple[Actor | None, KeyedRequest | None, StoredAnswer | None]:
         """The token's user (None if it does not sign in), the keyed request, and its stored
-        answer if any: in one session, since every keyed request asks all three. The sessions
-        are the commons' autocommit ones: no answer here depends on seeing the others' rows at
-        one instant, and each write (a failed sign-in, a stale key forgotten) stands alone."""
+        answer if any: the user and the key's record in one statement (``BearerSignIn``). The
+        sessions are the commons' autocommit ones: no answer here depends on seeing the others'
+        rows at one instant, and each write (a failed sign-in, a stale key forgotten) stands
+        alone."""
         with self._sessions.begin() as session:
-            actor = self._limits.attempt(
-                address, lambda: self._directory.actor_for_token(token, session), session
-            )
-            if actor is None:
+            signed_in = self._sign_in.attempt(session, address, token, key)
+            if signed_in is None:
                 return None, None, None
             request = KeyedRequest(
-                user_id=actor.user_id,
+                user_id=signed_in.actor.user_id,
                 key=key,
                 request=request_line,
                 fingerprint=body_fingerprint,
             )
-            return actor, request, self._requests.stored_answer(request, session)
+            stored = self._requests.answer_in(request, signed_in.key_record, session)
+            return signed_in.actor, request, stored
 
     async def _carry_out(
         self, scope: Scope, body: bytes, send: Send, request: KeyedRequest

@@ -26,6 +26,7 @@ from nuri.service.jobs import Jobs
 from nuri.service.programmes import Programmes
 from nuri.service.reports import Reports
 from nuri.service.settings import ServerSettings
+from nuri.service.sign_in import BearerSignIn
 from nuri.service.sign_in_limits import SignInLimits
 from nuri.service.slurm_accounting import SlurmBooks
 from nuri.slurm.commands import SlurmTools
@@ -59,6 +60,11 @@ class Commons:
     analyses: Analyses
     sign_in_limits: SignInLimits
     slurm_books: SlurmBooks | None = None
+
+    @property
+    def bearer_sign_in(self) -> BearerSignIn:
+        """Bearer-token sign-ins under :attr:`sign_in_limits` (whichever limits are set now)."""
+        return BearerSignIn(self.sign_in_limits, self.clock)
 
     def scheduling_engine(self) -> SchedulingEngine:
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -67,8 +67,9 @@ from nuri.store.tables import (
     UserRow,
 )
 
-# Every API request signs in with this statement: built once, so its compiled form is reused.
-_TOKEN_OWNER = (
+# Every API request signs in with this statement (through nuri.service.sign_in): built once, so
+# its compiled form is reused. Parameters: ``digest`` (of the token) and ``now``.
+TOKEN_OWNER = (
     select(UserRow.id, UserRow.name, UserRow.role)
     .join(TokenRow, TokenRow.user_id == UserRow.id)
     .where(
@@ -105,7 +106,7 @@ class Directory:
         (looked up in ``session``'s transaction if one is given)."""
         with joined_or_new(self._sessions, session) as session:
             row = session.execute(
-                _TOKEN_OWNER, {"digest": token_digest(token), "now": self._clock()}
+                TOKEN_OWNER, {"digest": token_digest(token), "now": self._clock()}
             ).one_or_none()
             if row is None:
                 return None

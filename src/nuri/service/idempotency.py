@@ -170,26 +170,32 @@ class IdempotentRequests:
         KEY_RETENTION is forgotten here, so the request is carried out afresh. With ``session``,
         the lookup is made in that open transaction.
         """
-        now = self._clock()
         with joined_or_new(self._sessions, session) as session:
             row = session.scalar(_KEY_ROW, {"owner": request.user_id, "named": request.key})
-            if row is None:
-                return None
-            if row.created_at < now - KEY_RETENTION:
-                session.delete(row)
-                return None
-            if row.fingerprint != request.fingerprint:
-                raise IdempotencyKeyReused(
-                    f"Idempotency-Key {request.key!r} was used for {row.request} with a different"
-                    " body; use a new key for a new request"
-                )
-            if row.status_code is None or row.response_body is None:
-                return None  # carried out, answer lost: run again; the claim refuses a repeat
-            return StoredAnswer(
-                status_code=row.status_code,
-                content_type=row.content_type or "application/json",
-                body=row.response_body.encode(),
+            return self.answer_in(request, row, session)
+
+    def answer_in(
+        self, request: KeyedRequest, row: IdempotencyKeyRow | None, session: Session
+    ) -> StoredAnswer | None:
+        """As :meth:`stored_answer`, given the caller's row for the key (None if it has none),
+        already read in ``session``: sign-in reads it in the same statement as the token."""
+        if row is None:
+            return None
+        if row.created_at < self._clock() - KEY_RETENTION:
+            session.delete(row)
+            return None
+        if row.fingerprint != request.fingerprint:
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key {request.key!r} was used for {row.request} with a different"
+                " body; use a new key for a new request"
             )
+        if row.status_code is None or row.response_body is None:
+            return None  # carried out, answer lost: run again; the claim refuses a repeat
+        return StoredAnswer(
+            status_code=row.status_code,
+            content_type=row.content_type or "application/json",
+            body=row.response_body.encode(),
+        )
 
     @contextmanager
     def carrying_out(self, request: KeyedRequest) -> Iterator[Claim]:

@@ -17,7 +17,7 @@ beyond ``limit`` may slip through; the limit bounds guessing, it does not meter 
 
 import math
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import bindparam, delete, func, select
@@ -31,8 +31,9 @@ from nuri.store.tables import SignInFailureRow
 T = TypeVar("T")
 MAX_ADDRESS_LENGTH = 64
 
-# Every sign-in asks this first; built once, so its compiled form is reused.
-_RECENT_FAILURES = select(func.count()).where(
+# Every sign-in asks this first; built once, so its compiled form is reused. Parameters:
+# ``address`` and ``since`` (:meth:`SignInLimits.window_start`).
+RECENT_FAILURES = select(func.count()).where(
     SignInFailureRow.client_address == bindparam("address"),
     SignInFailureRow.at > bindparam("since"),
 )
@@ -69,25 +70,35 @@ class SignInLimits:
         now = self._clock()
         with joined_or_new(self._sessions, session) as session:
             address = address[:MAX_ADDRESS_LENGTH]
-            count = (
-                session.scalar(_RECENT_FAILURES, {"address": address, "since": now - self._window})
-                or 0
+            count = session.scalar(
+                RECENT_FAILURES, {"address": address, "since": self.window_start(now)}
             )
-            if count < self._limit:
-                return
-            recent = (
+            self.refuse_if_blocked(address, count or 0, now, session)
+
+    def window_start(self, now: datetime) -> datetime:
+        """Failures after this instant count against an address at ``now``."""
+        return now - self._window
+
+    def refuse_if_blocked(self, address: str, count: int, now: datetime, session: Session) -> None:
+        """Raise TooManyAttempts, with the seconds to wait, if ``count`` (the address's failures
+        inside the window at ``now``, as :data:`RECENT_FAILURES` counts them) reaches the limit."""
+        if count < self._limit:
+            return
+        address = address[:MAX_ADDRESS_LENGTH]
+        # Once the (count - limit + 1) oldest failures leave the window, one attempt is free.
+        freeing = session.scalar(
+            select(SignInFailureRow.at)
+            .where(
                 SignInFailureRow.client_address == address,
-                SignInFailureRow.at > now - self._window,
+                SignInFailureRow.at > self.window_start(now),
             )
-            # Once the (count - limit + 1) oldest failures leave the window, one attempt is free.
-            freeing = session.scalar(
-                select(SignInFailureRow.at)
-                .where(*recent)
-                .order_by(SignInFailureRow.at)
-                .offset(count - self._limit)
-                .limit(1)
-            )
-        assert freeing is not None  # count >= limit rows matched just above
+            .order_by(SignInFailureRow.at)
+            .offset(count - self._limit)
+            .limit(1)
+        )
+        # A failure may have aged out since it was counted: the oldest that is left frees one.
+        if freeing is None:
+            freeing = now - self._window
         wait_s = max(1, math.ceil((freeing + self._window - now).total_seconds()))
         raise TooManyAttempts(
             f"too many failed sign-ins from your address ({count} in the last"

@@ -87,13 +87,12 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 def _sign_in(commons: Commons, address: str, token: str) -> Actor | None:
-    """The sign-in limit's check, the token's user, and a failure recorded if it has none, in
-    one autocommit session: none of them needs a transaction around it (see the idempotency
-    middleware, which does the same for keyed requests)."""
+    """The token's user, under the sign-in limit, in one statement in an autocommit session: a
+    failure recorded beside it needs no transaction around it (see the idempotency middleware,
+    which does the same for keyed requests)."""
     with commons.autocommit_sessions.begin() as session:
-        return commons.sign_in_limits.attempt(
-            address, lambda: commons.directory.actor_for_token(token, session), session
-        )
+        signed_in = commons.bearer_sign_in.attempt(session, address, token)
+        return None if signed_in is None else signed_in.actor
 
 
 async def secret_answer(response: Response) -> None:
