@@ -46,17 +46,25 @@ MAX_LIST = 1000
 _JOB_ID_BY_KEY = select(JobRow.id).where(
     JobRow.submitted_by == bindparam("user_id"), JobRow.idempotency_key == bindparam("key")
 )
-_PROJECT_AND_MEMBERSHIP = select(
-    ProjectRow.id,
-    or_(
-        ProjectRow.pi_user_id == bindparam("user_id"),
-        exists().where(
-            ProjectMemberRow.project_id == ProjectRow.id,
-            ProjectMemberRow.user_id == bindparam("user_id"),
+# Everything a submission reads before it locks the project's allocations, in one round trip:
+# the project and whether the caller may submit to it, the job an earlier request with the same
+# idempotency key made (NULL when there is none or no key), and the named pool (NULL if none).
+_SUBMISSION_CONTEXT = (
+    select(
+        ProjectRow.id,
+        or_(
+            ProjectRow.pi_user_id == bindparam("user_id"),
+            exists().where(
+                ProjectMemberRow.project_id == ProjectRow.id,
+                ProjectMemberRow.user_id == bindparam("user_id"),
+            ),
         ),
-    ),
-).where(ProjectRow.name == bindparam("name"))
-_POOL_NAMED = select(PoolRow).where(PoolRow.name == bindparam("name"))
+        _JOB_ID_BY_KEY.scalar_subquery(),
+        PoolRow,
+    )
+    .outerjoin(PoolRow, PoolRow.name == bindparam("pool"))
+    .where(ProjectRow.name == bindparam("name"))
+)
 _PENDING_AHEAD = select(func.count()).where(
     JobRow.state == JobState.PENDING.value,
     or_(
@@ -121,11 +129,33 @@ class Jobs:
         time_limit_s = -(-time_limit_s // step) * step
         try:
             with self._sessions.begin() as session:
-                earlier = self._by_key(session, actor, idempotency_key)
-                if earlier is not None:
+                context = session.execute(
+                    _SUBMISSION_CONTEXT,
+                    {
+                        "name": project,
+                        "user_id": actor.user_id,
+                        "key": idempotency_key,
+                        "pool": pool,
+                    },
+                ).one_or_none()
+                earlier_id = None if context is None else context[2]
+                if context is None and idempotency_key is not None:
+                    earlier_id = session.scalar(
+                        _JOB_ID_BY_KEY, {"user_id": actor.user_id, "key": idempotency_key}
+                    )
+                if earlier_id is not None:
+                    earlier = session.get(JobRow, earlier_id)
+                    assert earlier is not None  # jobs are never deleted
                     return self._view(session, earlier)
-                project_id = self._submittable_project(session, actor, project)
-                pool_row = None if pool is None else session.scalar(_POOL_NAMED, {"name": pool})
+                if context is None:
+                    raise NotFound(f"no project named {project!r}")
+                project_id, is_member, _, pool_row = context
+                if not (actor.is_admin or is_member):
+                    raise Forbidden(
+                        f"you are not a member of project {project}",
+                        key="jobs.not_member",
+                        params={"project": project},
+                    )
                 # Lock the project's allocations (PostgreSQL; SQLite serialises writers anyway)
                 # so that concurrent submissions see each other's holds.
                 allocations = repository.project_allocations(session, project_id, lock=True)
@@ -402,22 +432,6 @@ class Jobs:
             return None
         job_id = session.scalar(_JOB_ID_BY_KEY, {"user_id": actor.user_id, "key": key})
         return None if job_id is None else session.get(JobRow, job_id)
-
-    def _submittable_project(self, session: Session, actor: Actor, project: str) -> int:
-        """The id of ``project`` if ``actor`` may submit to it: NotFound or Forbidden if not."""
-        found = session.execute(
-            _PROJECT_AND_MEMBERSHIP, {"name": project, "user_id": actor.user_id}
-        ).one_or_none()
-        if found is None:
-            raise NotFound(f"no project named {project!r}")
-        project_id, is_member = found
-        if not (actor.is_admin or is_member):
-            raise Forbidden(
-                f"you are not a member of project {project}",
-                key="jobs.not_member",
-                params={"project": project},
-            )
-        return int(project_id)
 
     def _visible_job(
         self, session: Session, actor: Actor, job_id: int, *, lock: bool = False

@@ -1,6 +1,7 @@
 """Reading rows as domain values, and the lookups every use case needs. Nothing here commits."""
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from sqlalchemy import Select, bindparam, func, select
@@ -202,15 +203,23 @@ def _balance_sums() -> Select[int, int, int, int]:
 # Built once: submissions read balances thousands of times a second, and building a statement
 # costs more than running it (the database caches its compiled form by the statement object).
 _BALANCE_SUMS = _balance_sums()
+# Each allocation of a project with each of its pools, one row per pair (an allocation with no
+# pools comes once, with NULL): admission reads both on every submission, in one round trip.
 _PROJECT_ALLOCATIONS = (
-    select(AllocationRow)
+    select(
+        AllocationRow.id,
+        AllocationRow.project_id,
+        AllocationRow.awarded_units,
+        AllocationRow.starts_at,
+        AllocationRow.ends_at,
+        AllocationRow.tier,
+        AllocationPoolRow.pool_id,
+    )
+    .outerjoin(AllocationPoolRow, AllocationPoolRow.allocation_id == AllocationRow.id)
     .where(AllocationRow.project_id == bindparam("project_id"))
     .order_by(AllocationRow.id)
 )
-_PROJECT_ALLOCATIONS_LOCKED = _PROJECT_ALLOCATIONS.with_for_update()
-_ALLOCATION_POOLS = select(AllocationPoolRow.allocation_id, AllocationPoolRow.pool_id).where(
-    AllocationPoolRow.allocation_id.in_(bindparam("ids", expanding=True))
-)
+_PROJECT_ALLOCATIONS_LOCKED = _PROJECT_ALLOCATIONS.with_for_update(of=AllocationRow)
 
 
 def allocation_balances(
@@ -250,12 +259,23 @@ def project_allocations(
     """The project's allocations, oldest first; with ``lock``, their rows are locked (PostgreSQL)
     until the transaction ends, so that concurrent submissions see each other's holds."""
     query = _PROJECT_ALLOCATIONS_LOCKED if lock else _PROJECT_ALLOCATIONS
-    rows = list(session.scalars(query, {"project_id": project_id}))
-    pools: dict[int, set[int]] = {row.id: set() for row in rows}
-    if rows:  # every allocation's pools in one query (admission reads them on each submission)
-        for allocation_id, pool_id in session.execute(_ALLOCATION_POOLS, {"ids": list(pools)}):
-            pools[allocation_id].add(pool_id)
-    return [_allocation(row, pools[row.id]) for row in rows]
+    allocations: dict[int, Allocation] = {}
+    for allocation_id, project, units, starts_at, ends_at, tier, pool_id in session.execute(
+        query, {"project_id": project_id}
+    ):
+        allocation = allocations.get(allocation_id) or Allocation(
+            id=allocation_id,
+            project_id=project,
+            awarded_units=units,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            tier=Tier(tier),
+            pool_ids=frozenset(),
+        )
+        if pool_id is not None:
+            allocation = replace(allocation, pool_ids=allocation.pool_ids | {pool_id})
+        allocations[allocation_id] = allocation
+    return list(allocations.values())
 
 
 def busy_devices(session: Session, pool_ids: Iterable[int] | None = None) -> dict[str, set[int]]:
