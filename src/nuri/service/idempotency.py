@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, select, update
+from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
@@ -59,6 +59,7 @@ _THIS_KEY = (
     IdempotencyKeyRow.key == bindparam("named"),
 )
 _KEY_ROW = select(IdempotencyKeyRow).where(*_THIS_KEY)
+_CLAIM_KEY = insert(IdempotencyKeyRow)  # a statement, not session.add: see Jobs.submit
 _STORE_ANSWER = (
     update(IdempotencyKeyRow)
     .where(*_THIS_KEY)
@@ -272,18 +273,18 @@ def _claim_before_commit(session: Session) -> None:
     if not session.info.get(_WROTE):
         return  # a read, or a write refused before it happened: the key stays unclaimed
     request = claim.request
-    session.add(
-        IdempotencyKeyRow(
-            user_id=request.user_id,
-            key=request.key,
-            request=request.request,
-            fingerprint=request.fingerprint,
-            created_at=claim.now,
-        )
-    )
     session.info[_CLAIM] = claim
     try:
-        session.flush()
+        session.execute(
+            _CLAIM_KEY,
+            {
+                "user_id": request.user_id,
+                "key": request.key,
+                "request": request.request,
+                "fingerprint": request.fingerprint,
+                "created_at": claim.now,
+            },
+        )
     except IntegrityError:
         raise RequestAlreadyCarriedOut(
             f"the request with Idempotency-Key {request.key!r} was already carried out (by a"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,6 +65,7 @@ _SUBMISSION_CONTEXT = (
     .outerjoin(PoolRow, PoolRow.name == bindparam("pool"))
     .where(ProjectRow.name == bindparam("name"))
 )
+_INSERT_JOB = insert(JobRow).returning(JobRow.id)
 _PENDING_AHEAD = select(func.count()).where(
     JobRow.state == JobState.PENDING.value,
     or_(
@@ -191,29 +192,31 @@ class Jobs:
                         allocations=balances,
                         now=now,
                     )
-                row = JobRow(
-                    name=_job_name(name, command),
-                    project_id=project_id,
-                    allocation_id=admission.allocation_id,
-                    pool_id=None if pool_row is None else pool_row.id,
-                    accelerator=accelerator,
-                    submitted_by=actor.user_id,
-                    idempotency_key=idempotency_key,
-                    command=list(command),
-                    workdir=workdir,
-                    devices=gpus,
-                    time_limit_s=time_limit_s,
-                    hold_units=admission.hold_units,
-                    state=JobState.PENDING.value,
-                    attempt=0,
-                    attained_device_seconds=0,
-                    submitted_at=now,
-                    device_indices=[],
-                    cancel_requested=False,
-                    preemptible=preemptible,
-                )
-                session.add(row)
-                session.flush()
+                queued = {
+                    "name": _job_name(name, command),
+                    "project_id": project_id,
+                    "allocation_id": admission.allocation_id,
+                    "pool_id": None if pool_row is None else pool_row.id,
+                    "accelerator": accelerator,
+                    "submitted_by": actor.user_id,
+                    "idempotency_key": idempotency_key,
+                    "command": list(command),
+                    "workdir": workdir,
+                    "devices": gpus,
+                    "time_limit_s": time_limit_s,
+                    "hold_units": admission.hold_units,
+                    "state": JobState.PENDING.value,
+                    "attempt": 0,
+                    "attained_device_seconds": 0,
+                    "submitted_at": now,
+                    "device_indices": [],
+                    "cancel_requested": False,
+                    "preemptible": preemptible,
+                }
+                # An INSERT statement, not session.add: the ORM's flushes (this row's and the
+                # idempotency claim's) took a seventh of the API's CPU per submission under load,
+                # and a row that nothing else in the transaction touches needs none of their work.
+                row = JobRow(**queued, id=session.execute(_INSERT_JOB, queued).scalar_one())
                 return self._view(session, row, submitter=actor, project_name=project)
         except IntegrityError:
             # A concurrent retry with the same key won the race: return its job.
