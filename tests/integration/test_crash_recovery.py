@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ pytestmark = pytest.mark.slow
 KILLS = 3
 CLIENTS = 3
 JOB_COMMAND = ["sleep", "0.2"]
+JOB_TIME_LIMIT_S = 5
 TERMINAL = {state.value for state in TERMINAL_STATES}
 
 
@@ -93,19 +95,26 @@ class Submitter:
     acknowledged: dict[str, int] = field(default_factory=dict)
     resends: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
+    failure: str | None = None
+    """What ended the thread early, if anything did (a thread's exception fails no test)."""
 
     def run(self) -> None:
-        with httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=5
-        ) as http:
-            number = 0
-            while not self.stop.is_set():
-                number += 1
-                key = f"{self.name}-{number}"
-                self.acknowledged[key] = self._submit(http, key)
+        try:
+            with httpx.Client(
+                base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=5
+            ) as http:
+                number = 0
+                while not self.stop.is_set():
+                    number += 1
+                    key = f"{self.name}-{number}"
+                    self.acknowledged[key] = self._submit(http, key)
+        except BaseException:
+            self.failure = traceback.format_exc()
 
     def _submit(self, http: httpx.Client, key: str) -> int:
-        body = {"project": "nlp", "pool": "h100", "gpus": 1, "time_limit_s": 60}
+        # A short limit: each pending job holds its limit's hours, and at hundreds of
+        # submissions a second a longer one would spend the award before the jobs run.
+        body = {"project": "nlp", "pool": "h100", "gpus": 1, "time_limit_s": JOB_TIME_LIMIT_S}
         body["command"] = JOB_COMMAND
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -165,6 +174,8 @@ def test_sigkill_under_load_loses_and_duplicates_nothing(server: Server) -> None
     for thread in threads:
         thread.join(150)
         assert not thread.is_alive(), "a client never got its last job acknowledged"
+    for submitter in submitters:
+        assert submitter.failure is None, submitter.failure
     _wait_until_every_job_ends(server, token)
     server.stop()
 
