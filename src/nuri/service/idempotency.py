@@ -39,7 +39,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from nuri.domain.errors import Conflict, DomainError, InvalidInput
 from nuri.store.database import joined_or_new
-from nuri.store.tables import IdempotencyKeyRow
+from nuri.store.tables import Base, IdempotencyKeyRow
 
 KEY_RETENTION = timedelta(hours=24)
 """How long a key and its answer are kept: far longer than any client retries."""
@@ -59,7 +59,7 @@ _THIS_KEY = (
     IdempotencyKeyRow.key == bindparam("named"),
 )
 _KEY_ROW = select(IdempotencyKeyRow).where(*_THIS_KEY)
-_CLAIM_KEY = insert(IdempotencyKeyRow)  # a statement, not session.add: see Jobs.submit
+_CLAIM_KEY = insert(Base.metadata.tables[IdempotencyKeyRow.__tablename__])  # see Jobs.submit
 _STORE_ANSWER = (
     update(IdempotencyKeyRow)
     .where(*_THIS_KEY)

@@ -27,6 +27,7 @@ from nuri.service.views import JobView, MemberSpendView, PoolUsageView, UsageVie
 from nuri.sim.estimate import estimate_starts
 from nuri.store import repository
 from nuri.store.tables import (
+    Base,
     JobRow,
     LedgerEntryRow,
     PoolRow,
@@ -65,7 +66,10 @@ _SUBMISSION_CONTEXT = (
     .outerjoin(PoolRow, PoolRow.name == bindparam("pool"))
     .where(ProjectRow.name == bindparam("name"))
 )
-_INSERT_JOB = insert(JobRow).returning(JobRow.id)
+# On the table, not the mapped class: an ORM-enabled INSERT goes through the ORM's bulk-insert
+# machinery, which under load cost three quarters as much again as executing the statement.
+_JOBS = Base.metadata.tables[JobRow.__tablename__]
+_INSERT_JOB = insert(_JOBS).returning(_JOBS.c.id)
 _PENDING_AHEAD = select(func.count()).where(
     JobRow.state == JobState.PENDING.value,
     or_(
