@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from nuri.api.app import create_app
 from nuri.cli.client import ApiClient
-from nuri.service.idempotency import KEY_RETENTION
+from nuri.service.idempotency import KEY_RETENTION, IdempotentRequests
 from nuri.store.tables import (
     AllocationRow,
     HubRow,
@@ -174,6 +174,33 @@ def test_a_lost_answer_never_repeats_the_work(api: Api) -> None:
     resubmitted = api.post("/jobs", JOB, who="member", key="lost-2")
     assert resubmitted.status_code == 201 and resubmitted.json()["id"] == submitted.json()["id"]
     assert allocated.status_code == 201 and api.count(JobRow) == 1
+
+
+def test_a_submission_s_answer_commits_with_its_job(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job submission's answer is stored in the transaction that queues the job, so even a
+    server that dies the moment it has committed leaves the answer for the retry: nothing is
+    stored afterwards (here, storing afterwards fails), and the retry replays the first answer
+    byte for byte, which says what reading the job says (but for the estimated start, which
+    only reading a job works out)."""
+
+    def dead_after_commit(*_: object) -> None:
+        raise AssertionError("nothing should be stored after a submission")
+
+    monkeypatch.setattr(IdempotentRequests, "store_answer", dead_after_commit)
+    monkeypatch.setattr(IdempotentRequests, "_pruning_due", lambda *_: False)
+    first = api.post("/jobs", JOB, who="member", key="with-the-job")
+    retried = api.post("/jobs", JOB, who="member", key="with-the-job")
+    assert first.status_code == retried.status_code == 201, first.text
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert retried.content == first.content
+    shown = api.client.get(
+        f"/api/v1/jobs/{first.json()['id']}",
+        headers={"Authorization": f"Bearer {api.tokens['member']}"},
+    )
+    assert shown.json() | {"estimated_start": None} == first.json()
+    assert api.count(JobRow) == 1
 
 
 def test_answers_that_show_a_token_are_never_stored(api: Api) -> None:

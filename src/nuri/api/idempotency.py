@@ -149,7 +149,7 @@ class IdempotencyMiddleware:
 
         with self._requests.carrying_out(request) as claim:
             await self._app(scope, _replaying(body), send_and_keep)
-        if status < 500 and not secret:
+        if status < 500 and not secret and self._requests.needs_storing(claim):
             await self._threads.run(
                 self._requests.store_answer, claim, status, content_type, b"".join(chunks)
             )

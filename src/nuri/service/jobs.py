@@ -114,8 +114,12 @@ class Jobs:
         idempotency_key: str | None = None,
         accelerator: str | None = None,
         preemptible: bool = False,
+        on_queued: Callable[[JobView], None] | None = None,
     ) -> JobView:
         """Admit and queue a job; returns it PENDING, or raises AdmissionRefused with the reason.
+
+        ``on_queued`` is called with the new job's view inside the transaction, before it commits,
+        so that what it records (the API's answer, for an idempotent retry) commits with the job.
 
         The job names a ``pool``, or an ``accelerator`` class (any pool of it its allocation
         allows; the policy picks one). A ``preemptible`` job may borrow reserved devices and be
@@ -221,7 +225,10 @@ class Jobs:
                 # idempotency claim's) took a seventh of the API's CPU per submission under load,
                 # and a row that nothing else in the transaction touches needs none of their work.
                 row = JobRow(**queued, id=session.execute(_INSERT_JOB, queued).scalar_one())
-                return self._view(session, row, submitter=actor, project_name=project)
+                view = self._view(session, row, submitter=actor, project_name=project)
+                if on_queued is not None:
+                    on_queued(view)
+                return view
         except IntegrityError:
             # A concurrent retry with the same key won the race: return its job.
             with self._sessions.begin() as session:

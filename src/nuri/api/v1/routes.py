@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import TypeAdapter
 
 from nuri.api.idempotency import RESOLVED_ACTOR
 from nuri.api.request_threads import request_threads
@@ -224,17 +225,38 @@ def list_jobs(
     return commons.jobs.list(actor, project=project, state=state, limit=limit)
 
 
-@router.post("/jobs", status_code=201, tags=["jobs"])
+_JOB_JSON = TypeAdapter(JobView)
+
+
+@router.post("/jobs", status_code=201, tags=["jobs"], response_model=JobView)
 async def submit_job(
     request: Request,
     body: JobCreate,
     commons: CommonsDep,
     actor: ActorDep,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
-) -> JobView:
+) -> Response:
     """Queue a job. Send an ``Idempotency-Key`` header so that a retry never queues it twice."""
-    return await request_threads(request).run(
-        commons.jobs.submit, actor, idempotency_key=idempotency_key, **body.model_dump()
+    answer: bytes | None = None
+
+    def answer_with_the_job(view: JobView) -> None:
+        # Rendered inside the job's transaction, so that a keyed request's answer is stored
+        # with its claim: a retry after any crash gets this answer, and nothing is stored after.
+        nonlocal answer
+        answer = _JOB_JSON.dump_json(view)
+        commons.idempotent_requests.answer_with_claim(201, "application/json", answer)
+
+    view = await request_threads(request).run(
+        commons.jobs.submit,
+        actor,
+        idempotency_key=idempotency_key,
+        on_queued=answer_with_the_job,
+        **body.model_dump(),
+    )
+    return Response(
+        answer if answer is not None else _JOB_JSON.dump_json(view),
+        status_code=201,
+        media_type="application/json",
     )
 
 
