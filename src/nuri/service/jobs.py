@@ -521,10 +521,15 @@ class Jobs:
 def _queue_position(session: Session, row: JobRow) -> int:
     """1 + the pending jobs that arrived earlier asking for the same pool or class (FIFO order)."""
     earlier = {"submitted_at": row.submitted_at, "id": row.id}
+    # On the connection, past the ORM's result handling: see repository.allocation_balances.
     if row.pool_id is not None:
-        ahead = session.scalar(_PENDING_AHEAD_IN_POOL, earlier | {"pool_id": row.pool_id})
+        ahead = session.connection().scalar(
+            _PENDING_AHEAD_IN_POOL, earlier | {"pool_id": row.pool_id}
+        )
     else:
-        ahead = session.scalar(_PENDING_AHEAD_FOR_CLASS, earlier | {"class": row.accelerator})
+        ahead = session.connection().scalar(
+            _PENDING_AHEAD_FOR_CLASS, earlier | {"class": row.accelerator}
+        )
     return 1 + int(ahead or 0)
 
 

@@ -202,6 +202,9 @@ def _balance_sums() -> Select[int, int, int, int]:
 
 # Built once: submissions read balances thousands of times a second, and building a statement
 # costs more than running it (the database caches its compiled form by the statement object).
+# They select columns, not mapped objects, so they run on the session's connection: the ORM's
+# result handling would add nothing but its cost (5-12 % of the API's CPU per submission with
+# the queue position's count, measured in interleaved pairs).
 _BALANCE_SUMS = _balance_sums()
 # Each allocation of a project with each of its pools, one row per pair (an allocation with no
 # pools comes once, with NULL): admission reads both on every submission, in one round trip.
@@ -235,7 +238,7 @@ def allocation_balances(
         return []
     sums = {
         int(allocation_id): (int(units), int(won), int(held))
-        for allocation_id, units, won, held in session.execute(
+        for allocation_id, units, won, held in session.connection().execute(
             _BALANCE_SUMS, {"ids": [allocation.id for allocation in allocations]}
         )
     }
@@ -260,9 +263,8 @@ def project_allocations(
     until the transaction ends, so that concurrent submissions see each other's holds."""
     query = _PROJECT_ALLOCATIONS_LOCKED if lock else _PROJECT_ALLOCATIONS
     allocations: dict[int, Allocation] = {}
-    for allocation_id, project, units, starts_at, ends_at, tier, pool_id in session.execute(
-        query, {"project_id": project_id}
-    ):
+    rows = session.connection().execute(query, {"project_id": project_id})
+    for allocation_id, project, units, starts_at, ends_at, tier, pool_id in rows:
         allocation = allocations.get(allocation_id) or Allocation(
             id=allocation_id,
             project_id=project,
