@@ -36,12 +36,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, insert, select, update
+from sqlalchemy import bindparam, delete, event, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from nuri.domain.errors import Conflict, DomainError, InvalidInput
-from nuri.store.database import joined_or_new
 from nuri.store.tables import Base, IdempotencyKeyRow
 
 KEY_RETENTION = timedelta(hours=24)
@@ -61,7 +60,6 @@ _THIS_KEY = (
     IdempotencyKeyRow.user_id == bindparam("owner"),
     IdempotencyKeyRow.key == bindparam("named"),
 )
-_KEY_ROW = select(IdempotencyKeyRow).where(*_THIS_KEY)
 _CLAIM_KEY = insert(Base.metadata.tables[IdempotencyKeyRow.__tablename__])  # see Jobs.submit
 _STORE_ANSWER = (
     update(IdempotencyKeyRow)
@@ -168,24 +166,16 @@ class IdempotentRequests:
         self._pruned_at: datetime | None = None
         _install_claim_hooks(sessions)
 
-    def stored_answer(
-        self, request: KeyedRequest, session: Session | None = None
-    ) -> StoredAnswer | None:
-        """The answer stored for ``request``'s key, or None if it must be carried out now.
-
-        Raises IdempotencyKeyReused if the key was used for another request. A key older than
-        KEY_RETENTION is forgotten here, so the request is carried out afresh. With ``session``,
-        the lookup is made in that open transaction.
-        """
-        with joined_or_new(self._sessions, session) as session:
-            row = session.scalar(_KEY_ROW, {"owner": request.user_id, "named": request.key})
-            return self.answer_in(request, row, session)
-
     def answer_in(
         self, request: KeyedRequest, row: IdempotencyKeyRow | None, session: Session
     ) -> StoredAnswer | None:
-        """As :meth:`stored_answer`, given the caller's row for the key (None if it has none),
-        already read in ``session``: sign-in reads it in the same statement as the token."""
+        """The answer stored for ``request``'s key, or None if it must be carried out now, given
+        the caller's row for the key (None if it has none) as read in ``session``: sign-in reads
+        it in the same statement as the token (:mod:`nuri.service.sign_in`).
+
+        Raises IdempotencyKeyReused if the key was used for another request. A key older than
+        KEY_RETENTION is forgotten here, so the request is carried out afresh.
+        """
         if row is None:
             return None
         if row.created_at < self._clock() - KEY_RETENTION:
