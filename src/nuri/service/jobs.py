@@ -147,18 +147,14 @@ class Jobs:
                         "pool": pool,
                     },
                 ).one_or_none()
-                earlier_id = None if context is None else context[2]
-                if context is None and idempotency_key is not None:
-                    earlier_id = session.scalar(
-                        _JOB_ID_BY_KEY, {"user_id": actor.user_id, "key": idempotency_key}
-                    )
-                if earlier_id is not None:
-                    earlier = session.get(JobRow, earlier_id)
-                    assert earlier is not None  # jobs are never deleted
-                    return self._view(session, earlier)
                 if context is None:
-                    raise NotFound(f"no project named {project!r}")
-                project_id, is_member, _, pool_row = context
+                    earlier = self._by_key(session, actor, idempotency_key)
+                    if earlier is None:
+                        raise NotFound(f"no project named {project!r}")
+                    return self._view(session, earlier)
+                project_id, is_member, earlier_id, pool_row = context
+                if earlier_id is not None:
+                    return self._view(session, session.get_one(JobRow, earlier_id))
                 if not (actor.is_admin or is_member):
                     raise Forbidden(
                         f"you are not a member of project {project}",
