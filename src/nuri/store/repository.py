@@ -1,7 +1,7 @@
 """Reading rows as domain values, and the lookups every use case needs. Nothing here commits."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Select, bindparam, func, select
@@ -262,22 +262,26 @@ def project_allocations(
     """The project's allocations, oldest first; with ``lock``, their rows are locked (PostgreSQL)
     until the transaction ends, so that concurrent submissions see each other's holds."""
     query = _PROJECT_ALLOCATIONS_LOCKED if lock else _PROJECT_ALLOCATIONS
-    allocations: dict[int, Allocation] = {}
+    terms: dict[int, tuple[int, int, datetime, datetime, str]] = {}
+    pools: dict[int, set[int]] = {}
     rows = session.connection().execute(query, {"project_id": project_id})
     for allocation_id, project, units, starts_at, ends_at, tier, pool_id in rows:
-        allocation = allocations.get(allocation_id) or Allocation(
+        terms[allocation_id] = (project, units, starts_at, ends_at, tier)
+        pools.setdefault(allocation_id, set())
+        if pool_id is not None:
+            pools[allocation_id].add(pool_id)
+    return [
+        Allocation(
             id=allocation_id,
             project_id=project,
             awarded_units=units,
             starts_at=starts_at,
             ends_at=ends_at,
             tier=Tier(tier),
-            pool_ids=frozenset(),
+            pool_ids=frozenset(pools[allocation_id]),
         )
-        if pool_id is not None:
-            allocation = replace(allocation, pool_ids=allocation.pool_ids | {pool_id})
-        allocations[allocation_id] = allocation
-    return list(allocations.values())
+        for allocation_id, (project, units, starts_at, ends_at, tier) in terms.items()
+    ]
 
 
 def busy_devices(session: Session, pool_ids: Iterable[int] | None = None) -> dict[str, set[int]]:
