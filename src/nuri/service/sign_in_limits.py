@@ -98,7 +98,7 @@ class SignInLimits:
         )
         # A failure may have aged out since it was counted: the oldest that is left frees one.
         if freeing is None:
-            freeing = now - self._window
+            freeing = self.window_start(now)
         wait_s = max(1, math.ceil((freeing + self._window - now).total_seconds()))
         raise TooManyAttempts(
             f"too many failed sign-ins from your address ({count} in the last"
@@ -111,7 +111,7 @@ class SignInLimits:
         now = self._clock()
         with joined_or_new(self._sessions, session) as session:
             session.execute(
-                delete(SignInFailureRow).where(SignInFailureRow.at <= now - self._window)
+                delete(SignInFailureRow).where(SignInFailureRow.at <= self.window_start(now))
             )
             session.add(SignInFailureRow(client_address=address[:MAX_ADDRESS_LENGTH], at=now))
 
@@ -119,15 +119,8 @@ class SignInLimits:
         """Failures of ``address`` inside the window now (for operators and tests)."""
         now = self._clock()
         with self._sessions.begin() as session:
-            return (
-                session.scalar(
-                    select(func.count()).where(
-                        SignInFailureRow.client_address == address[:MAX_ADDRESS_LENGTH],
-                        SignInFailureRow.at > now - self._window,
-                    )
-                )
-                or 0
-            )
+            parameters = {"address": address[:MAX_ADDRESS_LENGTH], "since": self.window_start(now)}
+            return session.scalar(RECENT_FAILURES, parameters) or 0
 
 
 def _duration(window: timedelta) -> str:
