@@ -46,12 +46,14 @@ def counted(world: World) -> Iterator[tuple[TestClient, Statements, str]]:
             event.remove(world.commons.database, "before_cursor_execute", statements)
 
 
-def test_a_keyed_submission_runs_seven_statements(
+def test_a_keyed_submission_runs_eight_statements(
     counted: tuple[TestClient, Statements, str],
 ) -> None:
     """Sign-in (limit, token and key in one); then, in the submission's transaction, the project
-    with the earlier job and pool, the awards with their pools (locked), their balances, the
-    insert, the queue position, and the key's claim carrying the answer. Nothing after."""
+    with the earlier job and the pool's id, the pool, the awards with their pools (locked), their
+    balances, the insert, the queue position, and the key's claim carrying the answer. Nothing
+    after. (Submissions that arrive together share all but the sign-in: see
+    test_submission_batches.)"""
     client, statements, token = counted
     headers = {"Authorization": f"Bearer {token}"}
     client.post("/api/v1/jobs", json=JOB, headers=headers | {"Idempotency-Key": "warm"})
@@ -60,7 +62,7 @@ def test_a_keyed_submission_runs_seven_statements(
         "/api/v1/jobs", json=JOB, headers=headers | {"Idempotency-Key": uuid.uuid4().hex}
     )
     assert answer.status_code == 201, answer.text
-    assert statements.verbs() == ["SELECT"] * 4 + ["INSERT", "SELECT", "INSERT"], statements.seen
+    assert statements.verbs() == ["SELECT"] * 5 + ["INSERT", "SELECT", "INSERT"], statements.seen
 
 
 def test_a_retry_is_answered_from_the_sign_in_statement_alone(

@@ -13,6 +13,7 @@ from nuri.api.idempotency import IdempotencyMiddleware
 from nuri.api.metrics import install_metrics
 from nuri.api.request_log import install_request_log
 from nuri.api.request_threads import RequestThreads
+from nuri.api.submission_batches import SubmissionBatches
 from nuri.api.v1 import catalogue, classroom, programmes, reports, routes
 from nuri.api.v1.printable import refuse_control_characters_in_url
 from nuri.api.v1.schemas import Health
@@ -46,16 +47,22 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     """An app serving ``commons``. With ``run_engine`` the scheduling engine runs while it serves,
     and (if the settings ask) the process that works out forecasts and plans ahead of time."""
 
+    batches = SubmissionBatches(commons.jobs.submit_many)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if not run_engine:
             try:
                 yield
             finally:
+                batches.close()
                 commons.backend.close()
             return
         with background_work(commons):
-            yield
+            try:
+                yield
+            finally:
+                batches.close()
 
     app = FastAPI(
         title="nuri",
@@ -65,6 +72,7 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     )
     app.state.commons = commons
     app.state.request_threads = threads = RequestThreads(commons.settings.request_threads)
+    app.state.submission_batches = batches
     install_error_handlers(app)
     app.add_middleware(
         IdempotencyMiddleware,

@@ -30,7 +30,7 @@ import contextvars
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,8 +74,8 @@ _STORE_ANSWER = (
 
 _WROTE = "nuri_idempotency_wrote"
 """Session info: this transaction has written something (so it carries the request's work)."""
-_CLAIM = "nuri_idempotency_claim"
-"""Session info: the claim this transaction adds its key for, marked claimed once it commits."""
+_CLAIMS = "nuri_idempotency_claims"
+"""Session info: the claims this transaction adds keys for, marked claimed once it commits."""
 
 
 class IdempotencyKeyReused(DomainError):
@@ -208,11 +208,20 @@ class IdempotentRequests:
         finally:
             _CURRENT.reset(reset)
 
-    def answer_with_claim(self, status_code: int, content_type: str, body: bytes) -> None:
-        """The answer the request being carried out in this context will get, handed over by its
-        use case before its transaction commits, to be stored with the claim in that transaction.
-        Nothing happens outside a keyed request, or for an answer that would not be stored."""
-        claim = _CURRENT.get()
+    def current_claim(self) -> Claim | None:
+        """The claim of the keyed request being carried out in this context, if any: for work
+        handed to another thread that does not run in this context (a batch of submissions),
+        which then claims the key itself (:func:`claim_keys`)."""
+        return _CURRENT.get()
+
+    def answer_with_claim(
+        self, status_code: int, content_type: str, body: bytes, *, claim: Claim | None = None
+    ) -> None:
+        """The answer the request being carried out (in this context, or by ``claim``) will get,
+        handed over by its use case before its transaction commits, to be stored with the claim
+        in that transaction. Nothing happens outside a keyed request, or for an answer that
+        would not be stored."""
+        claim = _CURRENT.get() if claim is None else claim
         if claim is not None and _storable(body) is not None:
             claim.answer = StoredAnswer(status_code, content_type, body)
 
@@ -288,42 +297,56 @@ def _note_statement_writes(state: ORMExecuteState) -> None:
 
 def _claim_before_commit(session: Session) -> None:
     claim = _CURRENT.get()
-    if claim is None or claim.claimed:
+    if claim is None or claim.claimed or any(c is claim for c in session.info.get(_CLAIMS, ())):
         return
     session.flush()
     if not session.info.get(_WROTE):
         return  # a read, or a write refused before it happened: the key stays unclaimed
-    request = claim.request
-    session.info[_CLAIM] = claim
+    claim_keys(session, [claim])
+
+
+def claim_keys(session: Session, claims: Sequence[Claim]) -> None:
+    """Add the keys of ``claims`` in ``session``'s transaction, each with its answer if it has
+    one; once the transaction commits, each is marked claimed.
+
+    Raises RequestAlreadyCarriedOut if the one key given was claimed before; with several, the
+    IntegrityError, which does not say whose key it was.
+    """
+    if not claims:
+        return
     try:
-        session.execute(
-            _CLAIM_KEY,
-            {
-                "user_id": request.user_id,
-                "key": request.key,
-                "request": request.request,
-                "fingerprint": request.fingerprint,
-                "created_at": claim.now,
-                "status_code": None if claim.answer is None else claim.answer.status_code,
-                "content_type": None if claim.answer is None else claim.answer.content_type,
-                "response_body": None if claim.answer is None else claim.answer.body.decode(),
-            },
-        )
+        session.execute(_CLAIM_KEY, [_claim_row(claim) for claim in claims])
     except IntegrityError:
+        if len(claims) > 1:
+            raise
         raise RequestAlreadyCarriedOut(
-            f"the request with Idempotency-Key {request.key!r} was already carried out (by a"
-            " concurrent retry, or before a restart that lost its answer); retry in a moment"
-            " for its answer, or look the result up"
+            f"the request with Idempotency-Key {claims[0].request.key!r} was already carried out"
+            " (by a concurrent retry, or before a restart that lost its answer); retry in a"
+            " moment for its answer, or look the result up"
         ) from None
+    session.info.setdefault(_CLAIMS, []).extend(claims)
+
+
+def _claim_row(claim: Claim) -> dict[str, object]:
+    request, answer = claim.request, claim.answer
+    return {
+        "user_id": request.user_id,
+        "key": request.key,
+        "request": request.request,
+        "fingerprint": request.fingerprint,
+        "created_at": claim.now,
+        "status_code": None if answer is None else answer.status_code,
+        "content_type": None if answer is None else answer.content_type,
+        "response_body": None if answer is None else answer.body.decode(),
+    }
 
 
 def _mark_claimed(session: Session) -> None:
-    claim = session.info.pop(_CLAIM, None)
-    if claim is not None:
+    for claim in session.info.pop(_CLAIMS, ()):
         claim.claimed = True
     session.info.pop(_WROTE, None)
 
 
 def _forget_writes(session: Session) -> None:
-    session.info.pop(_CLAIM, None)
+    session.info.pop(_CLAIMS, None)
     session.info.pop(_WROTE, None)

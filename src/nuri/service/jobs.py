@@ -7,15 +7,29 @@ idempotency key makes a retried submission return the job it already created.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cache
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
-from nuri.domain.admission import admit, admit_class
-from nuri.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from nuri.domain.admission import Admission, admit, admit_class
+from nuri.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from nuri.domain.jobs import JobState, check_transition
 from nuri.domain.units import round_hours
 from nuri.engine.snapshot import build_snapshot
@@ -23,6 +37,7 @@ from nuri.policy.snapshot import Policy
 from nuri.service.access import can_see_project, visible_project_ids
 from nuri.service.auth import Actor
 from nuri.service.directory import allocation_view, choice
+from nuri.service.idempotency import Claim, claim_keys
 from nuri.service.views import JobView, MemberSpendView, PoolUsageView, UsageView
 from nuri.sim.estimate import estimate_starts
 from nuri.store import repository
@@ -47,38 +62,77 @@ MAX_LIST = 1000
 _JOB_ID_BY_KEY = select(JobRow.id).where(
     JobRow.submitted_by == bindparam("user_id"), JobRow.idempotency_key == bindparam("key")
 )
-# Everything a submission reads before it locks the project's allocations, in one round trip:
-# the project and whether the caller may submit to it, the job an earlier request with the same
-# idempotency key made (NULL when there is none or no key), and the named pool (NULL if none).
-_SUBMISSION_CONTEXT = (
-    select(
-        ProjectRow.id,
-        or_(
-            ProjectRow.pi_user_id == bindparam("user_id"),
-            exists().where(
-                ProjectMemberRow.project_id == ProjectRow.id,
-                ProjectMemberRow.user_id == bindparam("user_id"),
-            ),
-        ),
-        _JOB_ID_BY_KEY.scalar_subquery(),
-        PoolRow,
-    )
-    .outerjoin(PoolRow, PoolRow.name == bindparam("pool"))
-    .where(ProjectRow.name == bindparam("name"))
-)
+
+
+@cache
+def _submission_contexts(count: int) -> Executable:
+    """Everything ``count`` submissions read before they lock their projects' allocations, in one
+    round trip: for each (``i``, from 0), the project and whether the caller may submit to it, the
+    job an earlier request with the same idempotency key made (NULL when there is none or no key),
+    and the named pool's id (NULL if none). A submission whose project does not exist has no row.
+
+    Built once per count (the batches are small): building a statement costs more than running
+    it, and a statement object keeps its compiled form cached.
+    """
+    selects = [
+        select(
+            literal_column(str(i)).label("i"),
+            ProjectRow.id.label("project_id"),
+            or_(
+                ProjectRow.pi_user_id == bindparam(f"user_id_{i}"),
+                exists().where(
+                    ProjectMemberRow.project_id == ProjectRow.id,
+                    ProjectMemberRow.user_id == bindparam(f"user_id_{i}"),
+                ),
+            ).label("is_member"),
+            select(JobRow.id)
+            .where(
+                JobRow.submitted_by == bindparam(f"user_id_{i}"),
+                JobRow.idempotency_key == bindparam(f"key_{i}"),
+            )
+            .scalar_subquery()
+            .label("earlier_id"),
+            select(PoolRow.id)
+            .where(PoolRow.name == bindparam(f"pool_{i}"))
+            .scalar_subquery()
+            .label("pool_id"),
+        ).where(ProjectRow.name == bindparam(f"name_{i}"))
+        for i in range(count)
+    ]
+    return selects[0] if count == 1 else union_all(*selects)
+
+
 # On the table, not the mapped class: an ORM-enabled INSERT goes through the ORM's bulk-insert
 # machinery, which under load cost three quarters as much again as executing the statement.
 _JOBS = Base.metadata.tables[JobRow.__tablename__]
 _INSERT_JOB = insert(_JOBS).returning(_JOBS.c.id)
-_PENDING_AHEAD = select(func.count()).where(
-    JobRow.state == JobState.PENDING.value,
+_INSERT_JOBS = insert(_JOBS).returning(_JOBS.c.id, sort_by_parameter_order=True)
+# Each job's place in its queue: 1 + the pending jobs that arrived earlier asking for the same
+# pool or class (FIFO order), for several jobs in one statement.
+_AHEAD = _JOBS.alias("ahead")
+_NEW = _JOBS.alias("new")
+_ARRIVED_EARLIER = (
+    _AHEAD.c.state == JobState.PENDING.value,
     or_(
-        JobRow.submitted_at < bindparam("submitted_at"),
-        and_(JobRow.submitted_at == bindparam("submitted_at"), JobRow.id < bindparam("id")),
+        _AHEAD.c.submitted_at < _NEW.c.submitted_at,
+        and_(_AHEAD.c.submitted_at == _NEW.c.submitted_at, _AHEAD.c.id < _NEW.c.id),
     ),
 )
-_PENDING_AHEAD_IN_POOL = _PENDING_AHEAD.where(JobRow.pool_id == bindparam("pool_id"))
-_PENDING_AHEAD_FOR_CLASS = _PENDING_AHEAD.where(JobRow.accelerator == bindparam("class"))
+_QUEUE_POSITIONS = select(
+    _NEW.c.id,
+    1
+    + case(
+        (
+            _NEW.c.pool_id.is_not(None),
+            select(func.count())
+            .where(_AHEAD.c.pool_id == _NEW.c.pool_id, *_ARRIVED_EARLIER)
+            .scalar_subquery(),
+        ),
+        else_=select(func.count())
+        .where(_AHEAD.c.accelerator == _NEW.c.accelerator, *_ARRIVED_EARLIER)
+        .scalar_subquery(),
+    ),
+).where(_NEW.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class Jobs:
@@ -123,115 +177,310 @@ class Jobs:
 
         The job names a ``pool``, or an ``accelerator`` class (any pool of it its allocation
         allows; the policy picks one). A ``preemptible`` job may borrow reserved devices and be
-        preempted (SIGTERM, a grace period, requeued with its checkpoint directory). With an ``idempotency_key`` already used by this caller,
-        returns that earlier job and queues nothing new.
+        preempted (SIGTERM, a grace period, requeued with its checkpoint directory). With an
+        ``idempotency_key`` already used by this caller, returns that earlier job and queues
+        nothing new.
         """
-        if (pool is None) == (accelerator is None):
+        (outcome,) = self.submit_many(
+            [
+                Submission(
+                    actor=actor,
+                    project=project,
+                    pool=pool,
+                    gpus=gpus,
+                    time_limit_s=time_limit_s,
+                    command=tuple(command),
+                    name=name,
+                    workdir=workdir,
+                    idempotency_key=idempotency_key,
+                    accelerator=accelerator,
+                    preemptible=preemptible,
+                    on_queued=on_queued,
+                )
+            ]
+        )
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
+
+    def submit_many(self, submissions: Sequence["Submission"]) -> list[JobView | DomainError]:
+        """Admit and queue several jobs in one transaction; for each, in order, its job (as
+        :meth:`submit` returns it) or the DomainError that refused it.
+
+        A refusal refuses only its own submission. The projects' allocations are locked together,
+        in one statement, and each submission is admitted against the balance its project has
+        left after the ones before it. A later submission with the same caller and key as an
+        earlier one waits for the next transaction, where it finds the earlier one's job. If the
+        transaction fails on a concurrent write (a retry with the same key queued by another
+        process, a deadlock), each submission is carried out again on its own.
+        """
+        outcomes: list[JobView | DomainError | None] = [None] * len(submissions)
+        now_together: list[int] = []
+        later: list[int] = []
+        keys: set[tuple[int, str]] = set()
+        for index, submission in enumerate(submissions):
+            key = submission.idempotency_key
+            if key is not None and (submission.actor.user_id, key) in keys:
+                later.append(index)
+                continue
+            if key is not None:
+                keys.add((submission.actor.user_id, key))
+            now_together.append(index)
+        together = [submissions[index] for index in now_together]
+        try:
+            with self._sessions.begin() as session:
+                results = self._submit_in(session, together)
+        except DBAPIError:
+            if len(together) > 1:
+                results = [self.submit_many([submission])[0] for submission in together]
+            else:
+                # A concurrent retry with the same key won the race: its job is the answer.
+                earlier = self._earlier_view(together[0])
+                if earlier is None:
+                    raise
+                results = [earlier]
+        except DomainError as error:  # a claim of one key taken meanwhile
+            if len(together) > 1:
+                results = [self.submit_many([submission])[0] for submission in together]
+            else:
+                results = [error]
+        for index, result in zip(now_together, results, strict=True):
+            outcomes[index] = result
+        if later:
+            for index, result in zip(
+                later, self.submit_many([submissions[index] for index in later]), strict=True
+            ):
+                outcomes[index] = result
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _earlier_view(self, submission: "Submission") -> JobView | None:
+        with self._sessions.begin() as session:
+            earlier = self._by_key(session, submission.actor, submission.idempotency_key)
+            return None if earlier is None else self._view(session, earlier)
+
+    def _submit_in(
+        self, session: Session, submissions: Sequence["Submission"]
+    ) -> list[JobView | DomainError]:
+        outcomes: list[JobView | DomainError | None] = [None] * len(submissions)
+        admitting: list[tuple[int, _Context]] = []
+        for index, found in enumerate(self._contexts(session, submissions)):
+            if isinstance(found, _Context):
+                admitting.append((index, found))
+            else:
+                outcomes[index] = found
+        if admitting:
+            # Lock the projects' allocations (PostgreSQL; SQLite serialises writers anyway) so
+            # that concurrent submissions see each other's holds.
+            allocations = repository.projects_allocations(
+                session, {context.project_id for _, context in admitting}, lock=True
+            )
+            balances = dict(
+                repository.allocation_balances(
+                    session, [each for group in allocations.values() for each in group]
+                )
+            )
+            now = self._clock()
+            queued: list[tuple[int, _Context, dict[str, object]]] = []
+            class_pools: Sequence[PoolRow] | None = None
+            for index, context in admitting:
+                submission = context.submission
+                project_balances = [
+                    (allocation, balances[allocation])
+                    for allocation in allocations.get(context.project_id, [])
+                ]
+                try:
+                    if submission.accelerator is not None:
+                        if class_pools is None:
+                            class_pools = list(
+                                session.scalars(select(PoolRow).order_by(PoolRow.id))
+                            )
+                        admission = admit_class(
+                            project_name=submission.project,
+                            accelerator=context.accelerator or "",
+                            pools=[
+                                repository.pool_of(row)
+                                for row in class_pools
+                                if row.accelerator.upper() in context.wanted
+                            ],
+                            devices=submission.gpus,
+                            time_limit_s=context.time_limit_s,
+                            command=submission.command,
+                            allocations=project_balances,
+                            now=now,
+                        )
+                    else:
+                        admission = admit(
+                            project_name=submission.project,
+                            pool_name=str(submission.pool),
+                            pool=None
+                            if context.pool_row is None
+                            else repository.pool_of(context.pool_row),
+                            devices=submission.gpus,
+                            time_limit_s=context.time_limit_s,
+                            command=submission.command,
+                            allocations=project_balances,
+                            now=now,
+                        )
+                except DomainError as error:
+                    outcomes[index] = error
+                    continue
+                charged = next(a for a, _ in project_balances if a.id == admission.allocation_id)
+                balances[charged] = replace(
+                    balances[charged],
+                    held_units=balances[charged].held_units + admission.hold_units,
+                )
+                queued.append((index, context, self._job_values(context, admission, now)))
+            if queued:
+                self._queue(session, queued, outcomes)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _contexts(
+        self, session: Session, submissions: Sequence["Submission"]
+    ) -> list["_Context | JobView | DomainError"]:
+        """For each submission, what admission needs from the database about it; or the job an
+        earlier request with its key queued; or the DomainError that refuses it whatever the
+        balance."""
+        found: list[_Context | JobView | DomainError] = []
+        asking: list[tuple[int, Submission, str]] = []
+        for submission in submissions:
+            try:
+                asking.append((len(found), submission, self._check(submission)))
+                found.append(NotFound(f"no project named {submission.project!r}"))
+            except DomainError as error:
+                found.append(error)
+        if not asking:
+            return found
+        parameters: dict[str, object] = {}
+        for i, (_, submission, _) in enumerate(asking):
+            parameters |= {
+                f"name_{i}": submission.project,
+                f"user_id_{i}": submission.actor.user_id,
+                f"key_{i}": submission.idempotency_key,
+                f"pool_{i}": submission.pool,
+            }
+        rows = {
+            int(row.i): row
+            for row in session.connection().execute(_submission_contexts(len(asking)), parameters)
+        }
+        pool_ids = {row.pool_id for row in rows.values() if row.pool_id is not None}
+        pools = (
+            {
+                row.id: row
+                for row in session.scalars(select(PoolRow).where(PoolRow.id.in_(pool_ids)))
+            }
+            if pool_ids
+            else {}
+        )
+        step = self._time_limit_step_s
+        for i, (index, submission, name) in enumerate(asking):
+            actor, row = submission.actor, rows.get(i)
+            if row is None:  # no such project: perhaps renamed since its job was queued by key
+                earlier = self._by_key(session, actor, submission.idempotency_key)
+                if earlier is not None:
+                    found[index] = self._view(session, earlier)
+                continue
+            if row.earlier_id is not None:
+                found[index] = self._view(session, session.get_one(JobRow, row.earlier_id))
+                continue
+            if not (actor.is_admin or row.is_member):
+                found[index] = Forbidden(
+                    f"you are not a member of project {submission.project}",
+                    key="jobs.not_member",
+                    params={"project": submission.project},
+                )
+                continue
+            wanted = frozenset(
+                part.strip().upper()
+                for part in (submission.accelerator or "").split("|")
+                if part.strip()
+            )
+            found[index] = _Context(
+                submission=submission,
+                project_id=int(row.project_id),
+                pool_row=None if row.pool_id is None else pools[row.pool_id],
+                name=name,
+                time_limit_s=-(-submission.time_limit_s // step) * step,
+                wanted=wanted,
+                accelerator="|".join(sorted(wanted))
+                if submission.accelerator is not None
+                else None,
+            )
+        return found
+
+    @staticmethod
+    def _check(submission: "Submission") -> str:
+        """The job's name, if the submission is well formed; else raises InvalidInput."""
+        if (submission.pool is None) == (submission.accelerator is None):
             raise InvalidInput(
                 "name a pool or an accelerator class (e.g. H100), not both or neither"
             )
-        if sum(len(part.encode()) for part in command) > MAX_COMMAND_BYTES:
+        if sum(len(part.encode()) for part in submission.command) > MAX_COMMAND_BYTES:
             raise InvalidInput(f"the command is longer than {MAX_COMMAND_BYTES} bytes")
-        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
+        key = submission.idempotency_key
+        if key is not None and not 1 <= len(key) <= 100:
             raise InvalidInput("an idempotency key must be 1 to 100 characters")
-        step = self._time_limit_step_s
-        time_limit_s = -(-time_limit_s // step) * step
-        try:
-            with self._sessions.begin() as session:
-                context = session.execute(
-                    _SUBMISSION_CONTEXT,
-                    {
-                        "name": project,
-                        "user_id": actor.user_id,
-                        "key": idempotency_key,
-                        "pool": pool,
-                    },
-                ).one_or_none()
-                if context is None:
-                    earlier = self._by_key(session, actor, idempotency_key)
-                    if earlier is None:
-                        raise NotFound(f"no project named {project!r}")
-                    return self._view(session, earlier)
-                project_id, is_member, earlier_id, pool_row = context
-                if earlier_id is not None:
-                    return self._view(session, session.get_one(JobRow, earlier_id))
-                if not (actor.is_admin or is_member):
-                    raise Forbidden(
-                        f"you are not a member of project {project}",
-                        key="jobs.not_member",
-                        params={"project": project},
-                    )
-                # Lock the project's allocations (PostgreSQL; SQLite serialises writers anyway)
-                # so that concurrent submissions see each other's holds.
-                allocations = repository.project_allocations(session, project_id, lock=True)
-                balances = repository.allocation_balances(session, allocations)
-                now = self._clock()
-                if accelerator is not None:
-                    wanted = {
-                        part.strip().upper() for part in accelerator.split("|") if part.strip()
-                    }
-                    admission = admit_class(
-                        project_name=project,
-                        accelerator="|".join(sorted(wanted)),
-                        pools=[
-                            repository.pool_of(row)
-                            for row in session.scalars(select(PoolRow).order_by(PoolRow.id))
-                            if row.accelerator.upper() in wanted
-                        ],
-                        devices=gpus,
-                        time_limit_s=time_limit_s,
-                        command=command,
-                        allocations=balances,
-                        now=now,
-                    )
-                    accelerator = "|".join(sorted(wanted))
-                else:
-                    admission = admit(
-                        project_name=project,
-                        pool_name=str(pool),
-                        pool=None if pool_row is None else repository.pool_of(pool_row),
-                        devices=gpus,
-                        time_limit_s=time_limit_s,
-                        command=command,
-                        allocations=balances,
-                        now=now,
-                    )
-                queued = {
-                    "name": _job_name(name, command),
-                    "project_id": project_id,
-                    "allocation_id": admission.allocation_id,
-                    "pool_id": None if pool_row is None else pool_row.id,
-                    "accelerator": accelerator,
-                    "submitted_by": actor.user_id,
-                    "idempotency_key": idempotency_key,
-                    "command": list(command),
-                    "workdir": workdir,
-                    "devices": gpus,
-                    "time_limit_s": time_limit_s,
-                    "hold_units": admission.hold_units,
-                    "state": JobState.PENDING.value,
-                    "attempt": 0,
-                    "attained_device_seconds": 0,
-                    "submitted_at": now,
-                    "device_indices": [],
-                    "cancel_requested": False,
-                    "preemptible": preemptible,
-                }
-                # An INSERT statement, not session.add: the ORM's flushes (this row's and the
-                # idempotency claim's) took a seventh of the API's CPU per submission under load,
-                # and a row that nothing else in the transaction touches needs none of their work.
-                row = JobRow(**queued, id=session.execute(_INSERT_JOB, queued).scalar_one())
-                view = self._view(session, row, submitter=actor, project_name=project)
-                if on_queued is not None:
-                    on_queued(view)
-                return view
-        except IntegrityError:
-            # A concurrent retry with the same key won the race: return its job.
-            with self._sessions.begin() as session:
-                earlier = self._by_key(session, actor, idempotency_key)
-                if earlier is None:
-                    raise
-                return self._view(session, earlier)
+        return _job_name(submission.name, submission.command)
+
+    @staticmethod
+    def _job_values(context: "_Context", admission: Admission, now: datetime) -> dict[str, object]:
+        submission = context.submission
+        return {
+            "name": context.name,
+            "project_id": context.project_id,
+            "allocation_id": admission.allocation_id,
+            "pool_id": None if context.pool_row is None else context.pool_row.id,
+            "accelerator": context.accelerator,
+            "submitted_by": submission.actor.user_id,
+            "idempotency_key": submission.idempotency_key,
+            "command": list(submission.command),
+            "workdir": submission.workdir,
+            "devices": submission.gpus,
+            "time_limit_s": context.time_limit_s,
+            "hold_units": admission.hold_units,
+            "state": JobState.PENDING.value,
+            "attempt": 0,
+            "attained_device_seconds": 0,
+            "submitted_at": now,
+            "device_indices": [],
+            "cancel_requested": False,
+            "preemptible": submission.preemptible,
+        }
+
+    def _queue(
+        self,
+        session: Session,
+        queued: Sequence[tuple[int, "_Context", dict[str, object]]],
+        outcomes: list[JobView | DomainError | None],
+    ) -> None:
+        """Insert the admitted jobs, answer each with its view, and claim the keys of those that
+        came with a claim, all in ``session``'s transaction."""
+        # INSERT statements, not session.add: the ORM's flushes (these rows' and the idempotency
+        # claims') took a seventh of the API's CPU per submission under load, and rows that
+        # nothing else in the transaction touches need none of their work.
+        if len(queued) == 1:
+            ids = [session.execute(_INSERT_JOB, queued[0][2]).scalar_one()]
+        else:
+            ids = list(session.execute(_INSERT_JOBS, [values for _, _, values in queued]).scalars())
+        rows = [
+            JobRow(**values, id=job_id) for (_, _, values), job_id in zip(queued, ids, strict=True)
+        ]
+        positions = _batch_positions(session, rows)
+        claims: list[Claim] = []
+        for (index, context, _), row in zip(queued, rows, strict=True):
+            submission = context.submission
+            view = self._view(
+                session,
+                row,
+                submitter=submission.actor,
+                project_name=submission.project,
+                queue_position=positions[row.id],
+            )
+            if submission.on_queued is not None:
+                submission.on_queued(view)
+            if submission.claim is not None:
+                claims.append(submission.claim)
+            outcomes[index] = view
+        claim_keys(session, claims)
 
     def list(
         self,
@@ -460,9 +709,10 @@ class Jobs:
         row: JobRow,
         submitter: Actor | None = None,
         project_name: str | None = None,
+        queue_position: int | None = None,
     ) -> JobView:
-        """The job as callers see it; ``submitter`` and ``project_name``, when the caller knows
-        them, save lookups."""
+        """The job as callers see it; ``submitter``, ``project_name`` and a pending job's
+        ``queue_position``, when the caller knows them, save lookups."""
         if project_name is None:
             project = session.get(ProjectRow, row.project_id)
             assert project is not None
@@ -505,7 +755,9 @@ class Jobs:
             reason=row.reason,
             cancel_requested=row.cancel_requested,
             preemptible=row.preemptible,
-            queue_position=_queue_position(session, row) if state is JobState.PENDING else None,
+            queue_position=(queue_position or _queue_positions(session, [row.id])[row.id])
+            if state is JobState.PENDING
+            else None,
             estimated_start=None,
             held_units=row.hold_units if not state.terminal else 0,
             charged_units=int(charged_units),
@@ -514,19 +766,28 @@ class Jobs:
         )
 
 
-def _queue_position(session: Session, row: JobRow) -> int:
-    """1 + the pending jobs that arrived earlier asking for the same pool or class (FIFO order)."""
-    earlier = {"submitted_at": row.submitted_at, "id": row.id}
+def _queue_positions(session: Session, job_ids: Sequence[int]) -> dict[int, int]:
+    """Each pending job's place in its queue, by id."""
     # On the connection, past the ORM's result handling: see repository.allocation_balances.
-    if row.pool_id is not None:
-        ahead = session.connection().scalar(
-            _PENDING_AHEAD_IN_POOL, earlier | {"pool_id": row.pool_id}
-        )
-    else:
-        ahead = session.connection().scalar(
-            _PENDING_AHEAD_FOR_CLASS, earlier | {"class": row.accelerator}
-        )
-    return 1 + int(ahead or 0)
+    rows = session.connection().execute(_QUEUE_POSITIONS, {"ids": list(job_ids)})
+    return {int(job_id): int(position) for job_id, position in rows}
+
+
+def _batch_positions(session: Session, rows: Sequence[JobRow]) -> dict[int, int]:
+    """The queue places of jobs just queued together, by id: the count runs once per queue, for
+    the first of them in it; each later one stands behind those before it. (A job of another
+    process queued at the same microsecond, between two of these, is not counted.)"""
+    firsts: dict[tuple[int | None, str | None], JobRow] = {}
+    for row in sorted(rows, key=lambda row: row.id):
+        firsts.setdefault((row.pool_id, row.accelerator), row)
+    counted = _queue_positions(session, [row.id for row in firsts.values()])
+    behind: dict[tuple[int | None, str | None], int] = {}
+    positions: dict[int, int] = {}
+    for row in sorted(rows, key=lambda row: row.id):
+        queue = (row.pool_id, row.accelerator)
+        positions[row.id] = counted[firsts[queue].id] + behind.get(queue, 0)
+        behind[queue] = behind.get(queue, 0) + 1
+    return positions
 
 
 def _job_name(name: str | None, command: Sequence[str]) -> str:
@@ -536,3 +797,42 @@ def _job_name(name: str | None, command: Sequence[str]) -> str:
         return name
     first = next((part for part in command if part.strip()), "job")
     return first.rsplit("/", 1)[-1][:200]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One job to admit and queue: :meth:`Jobs.submit`'s arguments, for :meth:`Jobs.submit_many`."""
+
+    actor: Actor
+    project: str
+    pool: str | None
+    gpus: int
+    time_limit_s: int
+    command: tuple[str, ...]
+    name: str | None = None
+    workdir: str | None = None
+    idempotency_key: str | None = None
+    accelerator: str | None = None
+    preemptible: bool = False
+    on_queued: Callable[[JobView], None] | None = None
+    """Called with the job's view inside its transaction, before it commits."""
+    claim: Claim | None = None
+    """The keyed request this submission carries out, when it runs outside that request's
+    context (a batch): its key is claimed in the job's transaction, with the answer
+    ``on_queued`` handed to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """A submission with what admission needs to know from the database about it."""
+
+    submission: Submission
+    project_id: int
+    pool_row: PoolRow | None
+    name: str
+    time_limit_s: int
+    """Rounded up to the backend's step."""
+    wanted: frozenset[str]
+    """The accelerator classes a class submission accepts (upper case)."""
+    accelerator: str | None
+    """Those classes as stored on the job, ``|``-separated."""

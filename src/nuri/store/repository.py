@@ -219,9 +219,11 @@ _PROJECT_ALLOCATIONS = (
         AllocationPoolRow.pool_id,
     )
     .outerjoin(AllocationPoolRow, AllocationPoolRow.allocation_id == AllocationRow.id)
-    .where(AllocationRow.project_id == bindparam("project_id"))
+    .where(AllocationRow.project_id.in_(bindparam("project_ids", expanding=True)))
     .order_by(AllocationRow.id)
 )
+# Rows are locked in the order of their ids, whichever projects a transaction asks for, so that
+# two transactions locking some of the same projects' allocations cannot deadlock.
 _PROJECT_ALLOCATIONS_LOCKED = _PROJECT_ALLOCATIONS.with_for_update(of=AllocationRow)
 
 
@@ -261,27 +263,37 @@ def project_allocations(
 ) -> list[Allocation]:
     """The project's allocations, oldest first; with ``lock``, their rows are locked (PostgreSQL)
     until the transaction ends, so that concurrent submissions see each other's holds."""
+    return projects_allocations(session, [project_id], lock=lock).get(project_id, [])
+
+
+def projects_allocations(
+    session: Session, project_ids: Iterable[int], *, lock: bool = False
+) -> dict[int, list[Allocation]]:
+    """Each of the projects' allocations, oldest first, by project (a project with none is
+    missing), in one statement; with ``lock``, as :func:`project_allocations`."""
     query = _PROJECT_ALLOCATIONS_LOCKED if lock else _PROJECT_ALLOCATIONS
     terms: dict[int, tuple[int, int, datetime, datetime, str]] = {}
     pools: dict[int, set[int]] = {}
-    rows = session.connection().execute(query, {"project_id": project_id})
+    rows = session.connection().execute(query, {"project_ids": sorted(set(project_ids))})
     for allocation_id, project, units, starts_at, ends_at, tier, pool_id in rows:
         terms[allocation_id] = (project, units, starts_at, ends_at, tier)
         pools.setdefault(allocation_id, set())
         if pool_id is not None:
             pools[allocation_id].add(pool_id)
-    return [
-        Allocation(
-            id=allocation_id,
-            project_id=project,
-            awarded_units=units,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            tier=Tier(tier),
-            pool_ids=frozenset(pools[allocation_id]),
+    allocations: dict[int, list[Allocation]] = {}
+    for allocation_id, (project, units, starts_at, ends_at, tier) in terms.items():
+        allocations.setdefault(project, []).append(
+            Allocation(
+                id=allocation_id,
+                project_id=project,
+                awarded_units=units,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                tier=Tier(tier),
+                pool_ids=frozenset(pools[allocation_id]),
+            )
         )
-        for allocation_id, (project, units, starts_at, ends_at, tier) in terms.items()
-    ]
+    return allocations
 
 
 def busy_devices(session: Session, pool_ids: Iterable[int] | None = None) -> dict[str, set[int]]:

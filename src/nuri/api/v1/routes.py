@@ -8,6 +8,7 @@ from pydantic import TypeAdapter
 
 from nuri.api.idempotency import RESOLVED_ACTOR
 from nuri.api.request_threads import request_threads
+from nuri.api.submission_batches import submission_batches
 from nuri.api.v1.schemas import (
     AllocationCreate,
     ByteOffset,
@@ -28,6 +29,7 @@ from nuri.api.v1.schemas import (
 )
 from nuri.service.auth import Actor
 from nuri.service.commons import Commons
+from nuri.service.jobs import Submission
 from nuri.service.views import (
     AllocationView,
     HubView,
@@ -238,20 +240,25 @@ async def submit_job(
 ) -> Response:
     """Queue a job. Send an ``Idempotency-Key`` header so that a retry never queues it twice."""
     answer: bytes | None = None
+    # Queued in a batch thread, outside this request's context: the key's claim goes with it.
+    claim = commons.idempotent_requests.current_claim()
 
     def answer_with_the_job(view: JobView) -> None:
         # Rendered inside the job's transaction, so that a keyed request's answer is stored
         # with its claim: a retry after any crash gets this answer, and nothing is stored after.
         nonlocal answer
         answer = _JOB_JSON.dump_json(view)
-        commons.idempotent_requests.answer_with_claim(201, "application/json", answer)
+        commons.idempotent_requests.answer_with_claim(201, "application/json", answer, claim=claim)
 
-    view = await request_threads(request).run(
-        commons.jobs.submit,
-        actor,
-        idempotency_key=idempotency_key,
-        on_queued=answer_with_the_job,
-        **body.model_dump(),
+    fields = body.model_dump()
+    view = await submission_batches(request).submit(
+        Submission(
+            actor=actor,
+            idempotency_key=idempotency_key,
+            on_queued=answer_with_the_job,
+            claim=claim,
+            **fields | {"command": tuple(fields["command"])},
+        )
     )
     return Response(
         answer if answer is not None else _JOB_JSON.dump_json(view),
