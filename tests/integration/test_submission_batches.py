@@ -7,13 +7,14 @@ one submission at a time, on SQLite and PostgreSQL.
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import event, func, select
 
-from nuri.api.submission_batches import SubmissionBatches
+from nuri.api.batches import SubmissionBatches
 from nuri.domain.errors import AdmissionRefused, DomainError, Forbidden, NotFound
 from nuri.service.auth import Actor
 from nuri.service.idempotency import Claim, KeyedRequest, RequestAlreadyCarriedOut, StoredAnswer
@@ -207,7 +208,7 @@ class Recorder:
 
 def test_submissions_that_wait_are_queued_together(world: World) -> None:
     recorder = Recorder()
-    batches = SubmissionBatches(recorder, largest=4)
+    batches = SubmissionBatches(recorder, name="nuri-submissions", largest=4)
 
     async def submit_ten() -> list[BaseException | JobView]:
         submitted = [asyncio.ensure_future(batches.submit(hour_job(world.member, project="p0")))]
@@ -230,7 +231,7 @@ def test_a_failing_batch_fails_each_of_its_requests(world: World) -> None:
     def broken(submissions: Sequence[Submission]) -> list[JobView | DomainError]:
         raise RuntimeError("database gone")
 
-    batches = SubmissionBatches(broken)
+    batches = SubmissionBatches(broken, name="nuri-submissions")
 
     async def submit_two() -> list[BaseException | JobView]:
         return list(
@@ -250,7 +251,7 @@ def test_a_failing_batch_fails_each_of_its_requests(world: World) -> None:
 def test_closing_stops_the_thread(world: World, submitted: int) -> None:
     recorder = Recorder()
     recorder.release.set()
-    batches = SubmissionBatches(recorder)
+    batches = SubmissionBatches(recorder, name="nuri-submissions")
 
     async def submit() -> None:
         for _ in range(submitted):
@@ -260,3 +261,25 @@ def test_closing_stops_the_thread(world: World, submitted: int) -> None:
     asyncio.run(submit())
     batches.close()
     assert not any(thread.name == "nuri-submissions" for thread in threading.enumerate())
+
+
+def test_an_idle_thread_ends_and_work_starts_it_again(world: World) -> None:
+    recorder = Recorder()
+    recorder.release.set()
+    batches = SubmissionBatches(recorder, name="nuri-idle-test", idle_s=0.05)
+
+    async def submit() -> None:
+        with pytest.raises(NotFound):
+            await batches.submit(hour_job(world.member))
+
+    def running() -> bool:
+        return any(thread.name == "nuri-idle-test" for thread in threading.enumerate())
+
+    for _ in range(2):
+        asyncio.run(submit())
+        deadline = time.monotonic() + 5
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not running()
+    assert recorder.batches == [1, 1]
+    batches.close()

@@ -7,13 +7,14 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
 import nuri
+from nuri.api.batches import SubmissionBatches
 from nuri.api.body_limit import install_body_limit
 from nuri.api.errors import ERROR_RESPONSES, install_error_handlers
 from nuri.api.idempotency import IdempotencyMiddleware
 from nuri.api.metrics import install_metrics
 from nuri.api.request_log import install_request_log
 from nuri.api.request_threads import RequestThreads
-from nuri.api.submission_batches import SubmissionBatches
+from nuri.api.sign_ins import SignInBatches, SignIns
 from nuri.api.v1 import catalogue, classroom, programmes, reports, routes
 from nuri.api.v1.printable import refuse_control_characters_in_url
 from nuri.api.v1.schemas import Health
@@ -47,7 +48,12 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     """An app serving ``commons``. With ``run_engine`` the scheduling engine runs while it serves,
     and (if the settings ask) the process that works out forecasts and plans ahead of time."""
 
-    batches = SubmissionBatches(commons.jobs.submit_many)
+    submissions = SubmissionBatches(commons.jobs.submit_many, name="nuri-submissions")
+    sign_ins = SignInBatches(SignIns(commons).answer_many, name="nuri-sign-ins")
+
+    def close_batches() -> None:
+        sign_ins.close()
+        submissions.close()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -55,14 +61,14 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
             try:
                 yield
             finally:
-                batches.close()
+                close_batches()
                 commons.backend.close()
             return
         with background_work(commons):
             try:
                 yield
             finally:
-                batches.close()
+                close_batches()
 
     app = FastAPI(
         title="nuri",
@@ -72,14 +78,14 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
     )
     app.state.commons = commons
     app.state.request_threads = threads = RequestThreads(commons.settings.request_threads)
-    app.state.submission_batches = batches
+    app.state.submission_batches = submissions
+    app.state.sign_in_batches = sign_ins
     install_error_handlers(app)
     app.add_middleware(
         IdempotencyMiddleware,
         threads=threads,
-        sessions=commons.autocommit_sessions,
         requests=commons.idempotent_requests,
-        sign_in=commons.bearer_sign_in,
+        sign_ins=sign_ins,
     )
     install_body_limit(app, commons.settings.max_request_body_bytes)
     install_metrics(app, commons)

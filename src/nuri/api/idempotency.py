@@ -16,13 +16,12 @@ from the request's state rather than making (and counting) a second one. The bod
 before the route sees it, to fingerprint it; the body size limit outside this middleware bounds it.
 """
 
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nuri.api.detail_answer import send_detail
 from nuri.api.request_threads import RequestThreads
+from nuri.api.sign_ins import SignInAsked, SignInBatches
 from nuri.domain.errors import DomainError, TooManyAttempts
-from nuri.service.auth import Actor
 from nuri.service.idempotency import (
     IdempotencyKeyReused,
     IdempotentRequests,
@@ -31,7 +30,6 @@ from nuri.service.idempotency import (
     check_key,
     fingerprint,
 )
-from nuri.service.sign_in import BearerSignIn
 
 KEY_HEADER = b"idempotency-key"
 REPLAYED_HEADER = b"idempotent-replayed"
@@ -48,15 +46,13 @@ class IdempotencyMiddleware:
         app: ASGIApp,
         *,
         threads: RequestThreads,
-        sessions: sessionmaker[Session],
         requests: IdempotentRequests,
-        sign_in: BearerSignIn,
+        sign_ins: SignInBatches,
     ) -> None:
         self._app = app
         self._threads = threads
-        self._sessions = sessions
         self._requests = requests
-        self._sign_in = sign_in
+        self._sign_ins = sign_ins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -81,13 +77,14 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
         try:
-            actor, request, stored = await self._threads.run(
-                self._sign_in_and_look_up,
-                address,
-                token,
-                key,
-                f"{scope['method']} {scope['path']}",
-                fingerprint(scope["method"], scope["path"], query, body),
+            answer = await self._sign_ins.submit(
+                SignInAsked(
+                    address=address,
+                    token=token,
+                    key=key,
+                    request_line=f"{scope['method']} {scope['path']}",
+                    fingerprint=fingerprint(scope["method"], scope["path"], query, body),
+                )
             )
         except TooManyAttempts:
             # The route refuses it again, with its 429 and Retry-After.
@@ -97,34 +94,13 @@ class IdempotencyMiddleware:
             await send_detail(send, 422, error.message)
             return
         # The route's own authentication takes the outcome from here: one attempt counted.
-        scope.setdefault("state", {})[RESOLVED_ACTOR] = (token, actor)
-        if request is None:
+        scope.setdefault("state", {})[RESOLVED_ACTOR] = (token, answer.actor)
+        if answer.request is None:
             await self._app(scope, _replaying(body), send)
-        elif stored is not None:
-            await _replay(send, stored)
+        elif answer.stored is not None:
+            await _replay(send, answer.stored)
         else:
-            await self._carry_out(scope, body, send, request)
-
-    def _sign_in_and_look_up(
-        self, address: str, token: str, key: str, request_line: str, body_fingerprint: str
-    ) -> tuple[Actor | None, KeyedRequest | None, StoredAnswer | None]:
-        """The token's user (None if it does not sign in), the keyed request, and its stored
-        answer if any: the user and the key's record in one statement (``BearerSignIn``). The
-        sessions are the commons' autocommit ones: no answer here depends on seeing the others'
-        rows at one instant, and each write (a failed sign-in, a stale key forgotten) stands
-        alone."""
-        with self._sessions.begin() as session:
-            signed_in = self._sign_in.attempt(session, address, token, key)
-            if signed_in is None:
-                return None, None, None
-            request = KeyedRequest(
-                user_id=signed_in.actor.user_id,
-                key=key,
-                request=request_line,
-                fingerprint=body_fingerprint,
-            )
-            stored = self._requests.answer_in(request, signed_in.key_record, session)
-            return signed_in.actor, request, stored
+            await self._carry_out(scope, body, send, answer.request)
 
     async def _carry_out(
         self, scope: Scope, body: bytes, send: Send, request: KeyedRequest

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter
 
+from nuri.api.batches import submission_batches
 from nuri.api.idempotency import RESOLVED_ACTOR
-from nuri.api.request_threads import request_threads
-from nuri.api.submission_batches import submission_batches
+from nuri.api.sign_ins import SignInAsked, sign_in_batches
 from nuri.api.v1.schemas import (
     AllocationCreate,
     ByteOffset,
@@ -65,7 +65,6 @@ def client_address(request: Request) -> str:
 
 async def current_actor(
     request: Request,
-    commons: CommonsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     if credentials is None:
@@ -76,9 +75,10 @@ async def current_actor(
         # The idempotency middleware has already made this sign-in attempt (and counted it).
         actor: Actor | None = resolved[1]
     else:
-        actor = await request_threads(request).run(
-            _sign_in, commons, client_address(request), token
+        answer = await sign_in_batches(request).submit(
+            SignInAsked(address=client_address(request), token=token)
         )
+        actor = answer.actor
     if actor is None:
         raise HTTPException(
             401, "unknown, revoked or expired token; ask an admin for a new one (nuri admin token)"
@@ -87,15 +87,6 @@ async def current_actor(
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
-
-
-def _sign_in(commons: Commons, address: str, token: str) -> Actor | None:
-    """The token's user, under the sign-in limit, in one statement in an autocommit session: a
-    failure recorded beside it needs no transaction around it (see the idempotency middleware,
-    which does the same for keyed requests)."""
-    with commons.autocommit_sessions.begin() as session:
-        signed_in = commons.bearer_sign_in.attempt(session, address, token)
-        return None if signed_in is None else signed_in.actor
 
 
 async def secret_answer(response: Response) -> None:
