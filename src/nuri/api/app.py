@@ -13,7 +13,6 @@ from nuri.api.errors import ERROR_RESPONSES, install_error_handlers
 from nuri.api.idempotency import IdempotencyMiddleware
 from nuri.api.metrics import install_metrics
 from nuri.api.request_log import install_request_log
-from nuri.api.request_threads import RequestThreads
 from nuri.api.sign_ins import SignInBatches, SignIns
 from nuri.api.v1 import catalogue, classroom, programmes, reports, routes
 from nuri.api.v1.printable import refuse_control_characters_in_url
@@ -77,13 +76,11 @@ def create_app(commons: Commons, *, run_engine: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.commons = commons
-    app.state.request_threads = threads = RequestThreads(commons.settings.request_threads)
     app.state.submission_batches = submissions
     app.state.sign_in_batches = sign_ins
     install_error_handlers(app)
     app.add_middleware(
         IdempotencyMiddleware,
-        threads=threads,
         requests=commons.idempotent_requests,
         sign_ins=sign_ins,
     )

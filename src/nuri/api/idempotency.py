@@ -16,10 +16,10 @@ from the request's state rather than making (and counting) a second one. The bod
 before the route sees it, to fingerprint it; the body size limit outside this middleware bounds it.
 """
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nuri.api.detail_answer import send_detail
-from nuri.api.request_threads import RequestThreads
 from nuri.api.sign_ins import SignInAsked, SignInBatches
 from nuri.domain.errors import DomainError, TooManyAttempts
 from nuri.service.idempotency import (
@@ -45,12 +45,10 @@ class IdempotencyMiddleware:
         self,
         app: ASGIApp,
         *,
-        threads: RequestThreads,
         requests: IdempotentRequests,
         sign_ins: SignInBatches,
     ) -> None:
         self._app = app
-        self._threads = threads
         self._requests = requests
         self._sign_ins = sign_ins
 
@@ -126,7 +124,7 @@ class IdempotencyMiddleware:
         with self._requests.carrying_out(request) as claim:
             await self._app(scope, _replaying(body), send_and_keep)
         if status < 500 and not secret and self._requests.needs_storing(claim):
-            await self._threads.run(
+            await anyio.to_thread.run_sync(
                 self._requests.store_answer, claim, status, content_type, b"".join(chunks)
             )
 

@@ -36,10 +36,6 @@ class ServerSettings(BaseSettings):
     """Seconds between scheduling cycles."""
     lease_s: float = Field(default=15.0, gt=0)
     """How long the scheduling lease lasts without renewal before another instance may take it."""
-    request_threads: int = Field(default=8, ge=1, le=256)
-    """Threads for the short database work on every request's path (sign-in, keyed look-ups,
-    submissions): few keep them from contending for the GIL; a distant database wants more, to
-    overlap its round trips (``nuri.api.request_threads``)."""
     analyses: bool = True
     """Work out the dashboards' forecasts and capacity plans ahead of time, in a process beside
     the server (``nuri.service.analyses_worker``); off, pages work them out when first asked."""
