@@ -22,7 +22,7 @@ from nuri.domain.errors import DomainError
 from nuri.service.auth import Actor
 from nuri.service.commons import Commons
 from nuri.service.idempotency import KeyedRequest, StoredAnswer
-from nuri.service.sign_in import BearerSignIn
+from nuri.service.sign_in import SignedIn, SignInAttempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +61,21 @@ class SignIns:
         # The commons' sign-in as it is set now (operators and tests may change its limits).
         sign_in = self._commons.bearer_sign_in
         with self._commons.autocommit_sessions.begin() as session:
-            for each in asked:
+            signed = sign_in.attempt_many(
+                session, [SignInAttempt(each.address, each.token, each.key) for each in asked]
+            )
+            for each, outcome in zip(asked, signed, strict=True):
                 try:
-                    answers.append(self._answer(session, sign_in, each))
+                    answers.append(self._answer(session, each, outcome))
                 except DomainError as error:
                     answers.append(error)
         return answers
 
-    def _answer(self, session: Session, sign_in: BearerSignIn, asked: SignInAsked) -> SignInAnswer:
-        signed_in = sign_in.attempt(session, asked.address, asked.token, asked.key)
+    def _answer(
+        self, session: Session, asked: SignInAsked, signed_in: SignedIn | DomainError | None
+    ) -> SignInAnswer:
+        if isinstance(signed_in, DomainError):
+            raise signed_in
         if signed_in is None:
             return SignInAnswer(None)
         if asked.key is None:

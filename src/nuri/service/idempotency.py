@@ -123,6 +123,19 @@ class KeyedRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A caller's record of a key, as sign-in reads it (:mod:`nuri.service.sign_in`)."""
+
+    id: int
+    request: str
+    fingerprint: str
+    created_at: datetime
+    status_code: int | None
+    content_type: str | None
+    response_body: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredAnswer:
     """The answer the first request with a key got."""
 
@@ -167,11 +180,11 @@ class IdempotentRequests:
         _install_claim_hooks(sessions)
 
     def answer_in(
-        self, request: KeyedRequest, row: IdempotencyKeyRow | None, session: Session
+        self, request: KeyedRequest, row: KeyRecord | None, session: Session
     ) -> StoredAnswer | None:
         """The answer stored for ``request``'s key, or None if it must be carried out now, given
-        the caller's row for the key (None if it has none) as read in ``session``: sign-in reads
-        it in the same statement as the token (:mod:`nuri.service.sign_in`).
+        the caller's record of the key (None if it has none) as read in ``session``: sign-in
+        reads it in the same statement as the token (:mod:`nuri.service.sign_in`).
 
         Raises IdempotencyKeyReused if the key was used for another request. A key older than
         KEY_RETENTION is forgotten here, so the request is carried out afresh.
@@ -179,7 +192,7 @@ class IdempotentRequests:
         if row is None:
             return None
         if row.created_at < self._clock() - KEY_RETENTION:
-            session.delete(row)
+            session.execute(delete(IdempotencyKeyRow).where(IdempotencyKeyRow.id == row.id))
             return None
         if row.fingerprint != request.fingerprint:
             raise IdempotencyKeyReused(

@@ -1,38 +1,101 @@
 """Signing in with a bearer token: the address's failures, the token's owner and the caller's
-record of an ``Idempotency-Key``, read in one statement.
+record of an ``Idempotency-Key``, read in one statement, for one request or for several.
 
 Every API request signs in, and every keyed one (each ``nuri submit``) looks its key up as well.
 Asked one after another, that was three round trips to the database before the request's own work
-began; asked together, it is one. The rules stay where they were: the sign-in limit in
+began; asked together, it is one, and the sign-ins of requests that arrive together
+(:mod:`nuri.api.sign_ins`) share one. The rules stay where they were: the sign-in limit in
 :mod:`nuri.service.sign_in_limits`, what makes a token valid in :mod:`nuri.service.directory`, what
 a key's record means in :mod:`nuri.service.idempotency`. As before, an address over the limit is
 refused whether or not its token is valid, and a failure is recorded only when it is not.
 """
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, select, true
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    and_,
+    bindparam,
+    literal_column,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable, visitors
 
 from nuri.domain.commons import Role
+from nuri.domain.errors import DomainError
 from nuri.engine.clock import Clock
 from nuri.service.auth import Actor, token_digest
 from nuri.service.directory import TOKEN_OWNER
+from nuri.service.idempotency import KeyRecord
 from nuri.service.sign_in_limits import MAX_ADDRESS_LENGTH, RECENT_FAILURES, SignInLimits
 from nuri.store.tables import IdempotencyKeyRow
 
 _FAILURES = RECENT_FAILURES.subquery("failures")
 _OWNER = TOKEN_OWNER.subquery("owner")
-# Built once: every request runs one of these, and a statement object keeps its compiled form.
 # count(*) always yields one row, so the outer joins yield exactly one: the token's owner and
-# the key's record are NULL where there are none.
-_SIGN_IN = select(_FAILURES.c[0], _OWNER.c.id, _OWNER.c.name, _OWNER.c.role).select_from(
-    _FAILURES.outerjoin(_OWNER, true())
+# the key's record are NULL where there are none (and for a request without a key).
+_SIGN_IN = (
+    select(
+        _FAILURES.c[0].label("failures"),
+        _OWNER.c.id.label("user_id"),
+        _OWNER.c.name,
+        _OWNER.c.role,
+        IdempotencyKeyRow.id.label("key_id"),
+        IdempotencyKeyRow.request,
+        IdempotencyKeyRow.fingerprint,
+        IdempotencyKeyRow.created_at,
+        IdempotencyKeyRow.status_code,
+        IdempotencyKeyRow.content_type,
+        IdempotencyKeyRow.response_body,
+    )
+    .select_from(_FAILURES.outerjoin(_OWNER, true()))
+    .outerjoin(
+        IdempotencyKeyRow,
+        and_(IdempotencyKeyRow.user_id == _OWNER.c.id, IdempotencyKeyRow.key == bindparam("key")),
+    )
 )
-_SIGN_IN_WITH_KEY = _SIGN_IN.add_columns(IdempotencyKeyRow).outerjoin(
-    IdempotencyKeyRow,
-    and_(IdempotencyKeyRow.user_id == _OWNER.c.id, IdempotencyKeyRow.key == bindparam("key")),
-)
+
+
+@cache
+def _sign_ins(count: int) -> Executable:
+    """:data:`_SIGN_IN` for ``count`` attempts in one statement, each's parameters suffixed with
+    its number (``address_0``, ...) and its rows numbered ``i``. Built once per count: building a
+    statement costs more than running it, and a statement object keeps its compiled form."""
+    if count == 1:
+        return _numbered(_SIGN_IN.add_columns(literal_column("0").label("i")), 0)
+    return union_all(
+        *(
+            _numbered(_SIGN_IN.add_columns(literal_column(str(i)).label("i")), i)
+            for i in range(count)
+        )
+    )
+
+
+def _numbered(statement: Select[Any], number: int) -> Select[Any]:
+    def renamed(element: Any, **_: Any) -> Any:
+        if isinstance(element, BindParameter):
+            return bindparam(f"{element.key}_{number}", type_=element.type)
+        return None
+
+    options: dict[str, Any] = {}
+    return cast(Select[Any], visitors.replacement_traverse(statement, options, renamed))
+
+
+@dataclass(frozen=True, slots=True)
+class SignInAttempt:
+    """A bearer token presented from a client address, with the request's key if it has one."""
+
+    address: str
+    token: str
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +103,7 @@ class SignedIn:
     """Who a token signs in as, and their record of the request's key if it has one."""
 
     actor: Actor
-    key_record: IdempotencyKeyRow | None
+    key_record: KeyRecord | None
 
 
 class BearerSignIn:
@@ -56,23 +119,63 @@ class BearerSignIn:
         """The token's owner (and, with ``key``, their record of it), or None if the token is
         unknown, revoked or expired: a failure, recorded against ``address``. TooManyAttempts if
         the address is blocked. Reads in ``session``, which may commit statement by statement."""
-        address = address[:MAX_ADDRESS_LENGTH]
+        (outcome,) = self.attempt_many(session, [SignInAttempt(address, token, key)])
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
+
+    def attempt_many(
+        self, session: Session, attempts: Sequence[SignInAttempt]
+    ) -> list[SignedIn | DomainError | None]:
+        """For each attempt, in order, what :meth:`attempt` returns, or the TooManyAttempts it
+        raises; all read in one statement. A failure counts against the attempts after it from
+        the same address, as it would one after another."""
+        if not attempts:
+            return []
         now = self._clock()
-        parameters = {
-            "address": address,
-            "since": self._limits.window_start(now),
-            "digest": token_digest(token),
-            "now": now,
+        since = self._limits.window_start(now)
+        parameters: dict[str, object] = {}
+        for i, attempt in enumerate(attempts):
+            parameters |= {
+                f"address_{i}": attempt.address[:MAX_ADDRESS_LENGTH],
+                f"since_{i}": since,
+                f"digest_{i}": token_digest(attempt.token),
+                f"now_{i}": now,
+                f"key_{i}": attempt.key,
+            }
+        rows = {
+            int(row.i): row
+            for row in session.connection().execute(_sign_ins(len(attempts)), parameters)
         }
-        if key is None:
-            failures, user_id, name, role = session.execute(_SIGN_IN, parameters).one()
-            record = None
-        else:
-            failures, user_id, name, role, record = session.execute(
-                _SIGN_IN_WITH_KEY, parameters | {"key": key}
-            ).one()
-        self._limits.refuse_if_blocked(address, int(failures or 0), now, session)
-        if user_id is None:
-            self._limits.record_failure(address, session)
-            return None
-        return SignedIn(Actor(user_id=user_id, name=name, role=Role(role)), record)
+        failed_here: Counter[str] = Counter()
+        outcomes: list[SignedIn | DomainError | None] = []
+        for i, attempt in enumerate(attempts):
+            row, address = rows[i], attempt.address[:MAX_ADDRESS_LENGTH]
+            try:
+                self._limits.refuse_if_blocked(
+                    address, int(row.failures or 0) + failed_here[address], now, session
+                )
+            except DomainError as error:
+                outcomes.append(error)
+                continue
+            if row.user_id is None:
+                self._limits.record_failure(address, session)
+                failed_here[address] += 1
+                outcomes.append(None)
+                continue
+            record = (
+                None
+                if row.key_id is None
+                else KeyRecord(
+                    id=row.key_id,
+                    request=row.request,
+                    fingerprint=row.fingerprint,
+                    created_at=row.created_at,
+                    status_code=row.status_code,
+                    content_type=row.content_type,
+                    response_body=row.response_body,
+                )
+            )
+            actor = Actor(user_id=row.user_id, name=row.name, role=Role(row.role))
+            outcomes.append(SignedIn(actor, record))
+        return outcomes
