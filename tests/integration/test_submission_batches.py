@@ -10,10 +10,13 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
+from nuri.api.app import create_app
 from nuri.api.batches import SubmissionBatches
 from nuri.domain.errors import AdmissionRefused, DomainError, Forbidden, NotFound
 from nuri.service.auth import Actor
@@ -283,3 +286,44 @@ def test_an_idle_thread_ends_and_work_starts_it_again(world: World) -> None:
         assert not running()
     assert recorder.batches == [1, 1]
     batches.close()
+
+
+def test_the_answer_is_the_committed_job_not_one_from_a_failed_transaction(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that fails is tried again submission by submission; the answer a submission
+    rendered in the failed transaction (a job that was never committed) must not be sent when the
+    retry finds the job an earlier request with its key queued."""
+    token = world.commons.directory.issue_token(world.admin, "lee")
+    earlier = world.commons.jobs.submit(
+        world.member,
+        project="nlp",
+        pool="h100",
+        gpus=1,
+        time_limit_s=600,
+        command=["x"],
+        idempotency_key="k",
+    )
+    queue_for_real = world.commons.jobs.submit_many
+
+    def failing_first(submissions: Sequence[Submission]) -> list[JobView | DomainError]:
+        for submission in submissions:  # as a transaction that rendered, then rolled back
+            assert submission.on_queued is not None
+            submission.on_queued(replace(earlier, id=999_999))
+        return queue_for_real(submissions)
+
+    monkeypatch.setattr(world.commons.jobs, "submit_many", failing_first)
+    with TestClient(create_app(world.commons, run_engine=False)) as client:
+        answer = client.post(
+            "/api/v1/jobs",
+            json={
+                "project": "nlp",
+                "pool": "h100",
+                "gpus": 1,
+                "time_limit_s": 600,
+                "command": ["x"],
+            },
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "k"},
+        )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["id"] == earlier.id

@@ -230,16 +230,18 @@ async def submit_job(
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> Response:
     """Queue a job. Send an ``Idempotency-Key`` header so that a retry never queues it twice."""
-    answer: bytes | None = None
+    answered: tuple[JobView, bytes] | None = None
     # Queued in a batch thread, outside this request's context: the key's claim goes with it.
     claim = commons.idempotent_requests.current_claim()
 
     def answer_with_the_job(view: JobView) -> None:
         # Rendered inside the job's transaction, so that a keyed request's answer is stored
         # with its claim: a retry after any crash gets this answer, and nothing is stored after.
-        nonlocal answer
-        answer = _JOB_JSON.dump_json(view)
-        commons.idempotent_requests.answer_with_claim(201, "application/json", answer, claim=claim)
+        nonlocal answered
+        answered = (view, _JOB_JSON.dump_json(view))
+        commons.idempotent_requests.answer_with_claim(
+            201, "application/json", answered[1], claim=claim
+        )
 
     fields = body.model_dump()
     view = await submission_batches(request).submit(
@@ -251,8 +253,10 @@ async def submit_job(
             **fields | {"command": tuple(fields["command"])},
         )
     )
+    # Only the answer of the transaction that committed: one that failed (a batch tried again
+    # submission by submission) may have rendered a job that does not exist.
     return Response(
-        answer if answer is not None else _JOB_JSON.dump_json(view),
+        answered[1] if answered is not None and answered[0] is view else _JOB_JSON.dump_json(view),
         status_code=201,
         media_type="application/json",
     )
