@@ -61,7 +61,7 @@ def test_each_submission_gets_its_own_answer_or_refusal(world: World) -> None:
 
 
 def test_each_is_admitted_against_what_those_before_it_left(world: World) -> None:
-    """nlp has 10 GPU-hours: four 2-hour holds fit, the fifth and sixth do not; vision's 5
+    """nlp has 10 GPU-hours: five 2-hour holds fit, the sixth does not; vision's 5
     hours are its own."""
     outcomes = world.commons.jobs.submit_many(
         [hour_job(world.member, time_limit_s=7200) for _ in range(6)]
