@@ -65,17 +65,18 @@ class SignIns:
                 session, [SignInAttempt(each.address, each.token, each.key) for each in asked]
             )
             for each, outcome in zip(asked, signed, strict=True):
+                if isinstance(outcome, DomainError):
+                    answers.append(outcome)
+                    continue
                 try:
                     answers.append(self._answer(session, each, outcome))
-                except DomainError as error:
+                except DomainError as error:  # the key used for another request
                     answers.append(error)
         return answers
 
     def _answer(
-        self, session: Session, asked: SignInAsked, signed_in: SignedIn | DomainError | None
+        self, session: Session, asked: SignInAsked, signed_in: SignedIn | None
     ) -> SignInAnswer:
-        if isinstance(signed_in, DomainError):
-            raise signed_in
         if signed_in is None:
             return SignInAnswer(None)
         if asked.key is None:

@@ -19,10 +19,8 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal_column,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +39,7 @@ from nuri.service.idempotency import Claim, claim_keys
 from nuri.service.views import JobView, MemberSpendView, PoolUsageView, UsageView
 from nuri.sim.estimate import estimate_starts
 from nuri.store import repository
+from nuri.store.numbered_statements import numbered_parameters, numbered_union
 from nuri.store.tables import (
     Base,
     JobRow,
@@ -64,42 +63,30 @@ _JOB_ID_BY_KEY = select(JobRow.id).where(
 )
 
 
+# Everything a submission reads before it locks its project's allocations: the project and
+# whether the caller may submit to it, the job an earlier request with the same idempotency key
+# made (NULL when there is none or no key), and the named pool's id (NULL if none). A submission
+# whose project does not exist has no row.
+_SUBMISSION_CONTEXT = select(
+    ProjectRow.id.label("project_id"),
+    or_(
+        ProjectRow.pi_user_id == bindparam("user_id"),
+        exists().where(
+            ProjectMemberRow.project_id == ProjectRow.id,
+            ProjectMemberRow.user_id == bindparam("user_id"),
+        ),
+    ).label("is_member"),
+    _JOB_ID_BY_KEY.scalar_subquery().label("earlier_id"),
+    select(PoolRow.id).where(PoolRow.name == bindparam("pool")).scalar_subquery().label("pool_id"),
+).where(ProjectRow.name == bindparam("name"))
+
+
 @cache
 def _submission_contexts(count: int) -> Executable:
-    """Everything ``count`` submissions read before they lock their projects' allocations, in one
-    round trip: for each (``i``, from 0), the project and whether the caller may submit to it, the
-    job an earlier request with the same idempotency key made (NULL when there is none or no key),
-    and the named pool's id (NULL if none). A submission whose project does not exist has no row.
-
+    """:data:`_SUBMISSION_CONTEXT` for ``count`` submissions in one round trip (numbered copies).
     Built once per count (the batches are small): building a statement costs more than running
-    it, and a statement object keeps its compiled form cached.
-    """
-    selects = [
-        select(
-            literal_column(str(i)).label("i"),
-            ProjectRow.id.label("project_id"),
-            or_(
-                ProjectRow.pi_user_id == bindparam(f"user_id_{i}"),
-                exists().where(
-                    ProjectMemberRow.project_id == ProjectRow.id,
-                    ProjectMemberRow.user_id == bindparam(f"user_id_{i}"),
-                ),
-            ).label("is_member"),
-            select(JobRow.id)
-            .where(
-                JobRow.submitted_by == bindparam(f"user_id_{i}"),
-                JobRow.idempotency_key == bindparam(f"key_{i}"),
-            )
-            .scalar_subquery()
-            .label("earlier_id"),
-            select(PoolRow.id)
-            .where(PoolRow.name == bindparam(f"pool_{i}"))
-            .scalar_subquery()
-            .label("pool_id"),
-        ).where(ProjectRow.name == bindparam(f"name_{i}"))
-        for i in range(count)
-    ]
-    return selects[0] if count == 1 else union_all(*selects)
+    it, and a statement object keeps its compiled form cached."""
+    return numbered_union(_SUBMISSION_CONTEXT, count)
 
 
 # On the table, not the mapped class: an ORM-enabled INSERT goes through the ORM's bulk-insert
@@ -230,20 +217,17 @@ class Jobs:
         try:
             with self._sessions.begin() as session:
                 results = self._submit_in(session, together)
-        except DBAPIError:
+        except (DBAPIError, DomainError) as error:
             if len(together) > 1:
                 results = [self.submit_many([submission])[0] for submission in together]
+            elif isinstance(error, DomainError):  # its key's claim, taken meanwhile
+                results = [error]
             else:
                 # A concurrent retry with the same key won the race: its job is the answer.
                 earlier = self._earlier_view(together[0])
                 if earlier is None:
                     raise
                 results = [earlier]
-        except DomainError as error:  # a claim of one key taken meanwhile
-            if len(together) > 1:
-                results = [self.submit_many([submission])[0] for submission in together]
-            else:
-                results = [error]
         for index, result in zip(now_together, results, strict=True):
             outcomes[index] = result
         if later:
@@ -350,14 +334,17 @@ class Jobs:
                 found.append(error)
         if not asking:
             return found
-        parameters: dict[str, object] = {}
-        for i, (_, submission, _) in enumerate(asking):
-            parameters |= {
-                f"name_{i}": submission.project,
-                f"user_id_{i}": submission.actor.user_id,
-                f"key_{i}": submission.idempotency_key,
-                f"pool_{i}": submission.pool,
-            }
+        parameters = numbered_parameters(
+            [
+                {
+                    "name": submission.project,
+                    "user_id": submission.actor.user_id,
+                    "key": submission.idempotency_key,
+                    "pool": submission.pool,
+                }
+                for _, submission, _ in asking
+            ]
+        )
         rows = {
             int(row.i): row
             for row in session.connection().execute(_submission_contexts(len(asking)), parameters)

@@ -14,20 +14,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, cast
 
-from sqlalchemy import (
-    BindParameter,
-    Select,
-    and_,
-    bindparam,
-    literal_column,
-    select,
-    true,
-    union_all,
-)
+from sqlalchemy import and_, bindparam, select, true
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable, visitors
+from sqlalchemy.sql import Executable
 
 from nuri.domain.commons import Role
 from nuri.domain.errors import DomainError
@@ -36,6 +26,7 @@ from nuri.service.auth import Actor, token_digest
 from nuri.service.directory import TOKEN_OWNER
 from nuri.service.idempotency import KeyRecord
 from nuri.service.sign_in_limits import MAX_ADDRESS_LENGTH, RECENT_FAILURES, SignInLimits
+from nuri.store.numbered_statements import numbered_parameters, numbered_union
 from nuri.store.tables import IdempotencyKeyRow
 
 _FAILURES = RECENT_FAILURES.subquery("failures")
@@ -66,27 +57,10 @@ _SIGN_IN = (
 
 @cache
 def _sign_ins(count: int) -> Executable:
-    """:data:`_SIGN_IN` for ``count`` attempts in one statement, each's parameters suffixed with
-    its number (``address_0``, ...) and its rows numbered ``i``. Built once per count: building a
-    statement costs more than running it, and a statement object keeps its compiled form."""
-    if count == 1:
-        return _numbered(_SIGN_IN.add_columns(literal_column("0").label("i")), 0)
-    return union_all(
-        *(
-            _numbered(_SIGN_IN.add_columns(literal_column(str(i)).label("i")), i)
-            for i in range(count)
-        )
-    )
-
-
-def _numbered(statement: Select[Any], number: int) -> Select[Any]:
-    def renamed(element: Any, **_: Any) -> Any:
-        if isinstance(element, BindParameter):
-            return bindparam(f"{element.key}_{number}", type_=element.type)
-        return None
-
-    options: dict[str, Any] = {}
-    return cast(Select[Any], visitors.replacement_traverse(statement, options, renamed))
+    """:data:`_SIGN_IN` for ``count`` attempts in one statement (numbered copies). Built once per
+    count: building a statement costs more than running it, and a statement object keeps its
+    compiled form."""
+    return numbered_union(_SIGN_IN, count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,15 +108,18 @@ class BearerSignIn:
             return []
         now = self._clock()
         since = self._limits.window_start(now)
-        parameters: dict[str, object] = {}
-        for i, attempt in enumerate(attempts):
-            parameters |= {
-                f"address_{i}": attempt.address[:MAX_ADDRESS_LENGTH],
-                f"since_{i}": since,
-                f"digest_{i}": token_digest(attempt.token),
-                f"now_{i}": now,
-                f"key_{i}": attempt.key,
-            }
+        parameters = numbered_parameters(
+            [
+                {
+                    "address": attempt.address[:MAX_ADDRESS_LENGTH],
+                    "since": since,
+                    "digest": token_digest(attempt.token),
+                    "now": now,
+                    "key": attempt.key,
+                }
+                for attempt in attempts
+            ]
+        )
         rows = {
             int(row.i): row
             for row in session.connection().execute(_sign_ins(len(attempts)), parameters)

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -109,7 +109,8 @@ def allocation_of(session: Session, row: AllocationRow) -> Allocation:
     return _allocation(row, pools)
 
 
-def _allocation(row: AllocationRow, pools: Iterable[int]) -> Allocation:
+def _allocation(row: "AllocationRow | _AllocationTerms", pools: Iterable[int]) -> Allocation:
+    """From a mapped row, or a row of its columns by the same names."""
     return Allocation(
         id=row.id,
         project_id=row.project_id,
@@ -225,6 +226,8 @@ _PROJECT_ALLOCATIONS = (
 # Rows are locked in the order of their ids, whichever projects a transaction asks for, so that
 # two transactions locking some of the same projects' allocations cannot deadlock.
 _PROJECT_ALLOCATIONS_LOCKED = _PROJECT_ALLOCATIONS.with_for_update(of=AllocationRow)
+_AllocationTerms = Row[int, int, int, datetime, datetime, str, int]
+"""A row of :data:`_PROJECT_ALLOCATIONS`: an allocation's columns by name, and one of its pools."""
 
 
 def allocation_balances(
@@ -272,27 +275,17 @@ def projects_allocations(
     """Each of the projects' allocations, oldest first, by project (a project with none is
     missing), in one statement; with ``lock``, as :func:`project_allocations`."""
     query = _PROJECT_ALLOCATIONS_LOCKED if lock else _PROJECT_ALLOCATIONS
-    terms: dict[int, tuple[int, int, datetime, datetime, str]] = {}
+    terms: dict[int, _AllocationTerms] = {}
     pools: dict[int, set[int]] = {}
     rows = session.connection().execute(query, {"project_ids": sorted(set(project_ids))})
-    for allocation_id, project, units, starts_at, ends_at, tier, pool_id in rows:
-        terms[allocation_id] = (project, units, starts_at, ends_at, tier)
-        pools.setdefault(allocation_id, set())
-        if pool_id is not None:
-            pools[allocation_id].add(pool_id)
+    for row in rows:  # one per allocation and pool, ordered by allocation
+        terms[row.id] = row
+        pools.setdefault(row.id, set())
+        if row.pool_id is not None:
+            pools[row.id].add(row.pool_id)
     allocations: dict[int, list[Allocation]] = {}
-    for allocation_id, (project, units, starts_at, ends_at, tier) in terms.items():
-        allocations.setdefault(project, []).append(
-            Allocation(
-                id=allocation_id,
-                project_id=project,
-                awarded_units=units,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                tier=Tier(tier),
-                pool_ids=frozenset(pools[allocation_id]),
-            )
-        )
+    for allocation_id, row in terms.items():
+        allocations.setdefault(row.project_id, []).append(_allocation(row, pools[allocation_id]))
     return allocations
 
 
