@@ -33,12 +33,14 @@ from nuri.engine.heap import freeze_start_up_objects
 from nuri.policy.cycle import plan
 from nuri.policy.registry import POLICIES, PolicyContext, policy_named
 from nuri.policy.snapshot import (
+    RUN_TIMES_KEPT,
     ClusterSnapshot,
     NodeSlice,
     NodeState,
     PendingJob,
     PoolState,
     RunningJob,
+    RunTimeHistory,
 )
 from nuri.sim.estimate import estimate_starts
 from nuri.sim.metrics import Metrics, compute_metrics
@@ -241,7 +243,8 @@ def simulator_speed(jobs: int, policies: list[str]) -> None:
 
 
 def big_snapshot(devices: int = 10_000, pending: int = 10_000, seed: int = 7) -> ClusterSnapshot:
-    """10,000 devices (1,250 nodes x 8), about 80 % busy, and 10,000 queued jobs."""
+    """10,000 devices (1,250 nodes x 8), about 80 % busy, 10,000 queued jobs, and the run times
+    of the last 128 finished jobs of each time limit (uniform up to the limit)."""
     rng = random.Random(seed)
     nodes_count = devices // 8
     free: dict[str, list[int]] = {f"big-n{i:04d}": list(range(8)) for i in range(nodes_count)}
@@ -281,11 +284,19 @@ def big_snapshot(devices: int = 10_000, pending: int = 10_000, seed: int = 7) ->
         )
         for i in range(pending)
     )
+    # A full run-time history for each limit the queue asks for, so LAS ranks every job by it
+    # (and builds its rank tables inside the timed decision, as a fresh policy must).
+    history = RunTimeHistory().with_finished(
+        (limit, rng.uniform(60.0, limit))
+        for limit in (3600, 14_400, 86_400)
+        for _ in range(RUN_TIMES_KEPT)
+    )
     return ClusterSnapshot(
         now=86_400.0,
         pools=(PoolState(1, "big", "H100", 1000, nodes),),
         running=tuple(running),
         pending=queue,
+        history=history,
     )
 
 

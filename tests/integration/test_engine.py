@@ -266,3 +266,21 @@ def test_fair_share_usage_summed_by_the_database_is_every_charge_decayed(world: 
     assert set(exact) <= set(groups)
     for project_id, value in exact.items():
         assert groups[project_id].decayed_usage == pytest.approx(value, rel=1e-9)
+
+
+def test_the_snapshot_learns_run_times_from_finished_jobs(world: World) -> None:
+    """Finished jobs that ran give the snapshot's history their limit and run time (attained
+    device-seconds / devices), oldest first; a job cancelled before it ran gives nothing."""
+    engine = world.engine()
+    short, long_ = submit(world, gpus=2, time_limit_s=7_200), submit(world, time_limit_s=3_600)
+    engine.cycle()
+    world.clock.advance(600)
+    world.backend.finish(short)
+    engine.cycle()
+    world.clock.advance(300)
+    world.backend.finish(long_, JobState.FAILED, exit_code=1)
+    engine.cycle()
+    never = submit(world, time_limit_s=3_600)
+    world.commons.jobs.cancel(world.member, never)
+    history = engine.snapshot().history.run_times_s
+    assert history == {7_200: (600.0,), 3_600: (900.0,)}

@@ -10,8 +10,9 @@ without any change here. For each random snapshot:
 2. decisions are deterministic: the same snapshot twice, and a structurally equal rebuilt copy,
    give equal decisions (and ``wake_at`` answers alike, in the future or None);
 3. the snapshot is not mutated;
-4. no duration peeking: the snapshot types have no field naming durations or work, and only the
-   oracle's registry entry says ``oracle``;
+4. no duration peeking: the job and pool types have no field naming durations or work, and only
+   the oracle's registry entry says ``oracle`` (the snapshot's ``RunTimeHistory`` holds run times
+   of jobs that have ended; ``tests/unit/test_simulator.py`` checks that no other job's is there);
 5. a non-preemptive policy returns no Preempt.
 """
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import nuri.policy.las as las_module
 from nuri.domain.commons import Tier
 from nuri.policy.cycle import plan
+from nuri.policy.gittins import MIN_SAMPLES, NO_RANKS, RankIndex
 from nuri.policy.las import Las, PassView, Victim
 from nuri.policy.placement import candidate_pools
 from nuri.policy.registry import POLICIES, PolicyContext, policy_named
@@ -27,6 +28,7 @@ from nuri.policy.snapshot import (
     PoolState,
     Preempt,
     RunningJob,
+    RunTimeHistory,
     Start,
 )
 from tests.unit.test_policy_invariants import snapshots
@@ -520,11 +522,13 @@ def test_a_promoted_job_is_protected_for_a_stretch_that_grows_with_its_wait() ->
 
 def test_defaults() -> None:
     """The tuned defaults: three queues (1 and 16 device-hours), preempt two queues down,
-    starvation limit 32, 15 min minimum run for a 60 s restart cost."""
+    starvation limit 128, 15 min minimum run for a 60 s restart cost, and jobs ranked by
+    learnt run times."""
     policy = Las(PolicyContext(restart_cost_s=60.0))
     assert policy.thresholds_s == (1 * HOUR, 16 * HOUR)
     assert las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS == (0.25, 1, 4, 16, 64, 256, 1024)
-    assert policy.preempt_gap == 2 and policy.starve_limit == 32.0
+    assert policy.preempt_gap == 2 and policy.starve_limit == 128.0
+    assert policy.learn_run_times
     assert policy.min_run_s == 900.0
     assert Las(PolicyContext(restart_cost_s=300.0)).min_run_s == 3000.0
 
@@ -624,12 +628,27 @@ def test_default_budget_is_registered_and_validated() -> None:
         Las(PolicyContext(), max_preemptions=0)
 
 
-def left_of(policy: Las, job: PendingJob, queue: int) -> float:
-    """Requested device-seconds not yet used, the within-queue key from request_order_from on."""
+def left_of(policy: Las, job: PendingJob, queue: int, ranks: RankIndex = NO_RANKS) -> float:
+    """The within-queue key from request_order_from on: the Gittins rank of the job's limit in
+    ``ranks``, else requested device-seconds not yet used."""
     start = policy.request_order_from
     if start is None or queue < start:
         return 0.0
-    return job.devices * job.time_limit_s - job.attained_device_seconds
+    table = ranks.tables.get(job.time_limit_s)
+    if table is None:
+        return job.devices * job.time_limit_s - job.attained_device_seconds
+    return job.devices * table.rank_s(job.attained_device_seconds / job.devices)
+
+
+def with_history(snapshot: ClusterSnapshot) -> ClusterSnapshot:
+    """``snapshot`` with a run-time history for every time limit its jobs asked for: run times
+    spread from 1/256 of the limit to all of it."""
+    limits = {job.time_limit_s for job in snapshot.pending} | {
+        job.time_limit_s for job in snapshot.running
+    }
+    runs = [((k + 1) / MIN_SAMPLES) ** 2 for k in range(MIN_SAMPLES)]
+    history = RunTimeHistory({limit: tuple(limit * run for run in runs) for limit in limits})
+    return replace(snapshot, history=history)
 
 
 def below_queue(queue: int) -> Callable[[Victim], bool]:
@@ -646,7 +665,8 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
     now = snapshot.now
     view = PassView(snapshot, policy.victim_choice)
     view.vector_nodes = 10**9
-    view.add_victims(policy._victims(snapshot, now))
+    ranks = policy.ranks_of(snapshot)
+    view.add_victims(policy._victims(snapshot, now, 1, ranks))
     queue_of = {job.job_id: policy.pending_queue(job, now) for job in snapshot.pending}
     ordered = sorted(
         snapshot.pending,
@@ -654,7 +674,7 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
             queue_of[job.job_id],
             policy._late(job, queue_of[job.job_id]),
             job.tier.rank,
-            left_of(policy, job, queue_of[job.job_id]),
+            left_of(policy, job, queue_of[job.job_id], ranks),
             job.submitted_at,
             job.job_id,
         ),
@@ -704,14 +724,17 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
     ids=["defaults", "budget-1", "no-budget-gap-1", "max-wait", "fifo-in-queue", "request-from-2"],
 )
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(snapshot=snapshots())
+@given(snapshot=snapshots(), history=st.booleans())
 def test_decide_matches_the_rules_applied_job_by_job(
-    vector_nodes: int, options: dict[str, object], snapshot: ClusterSnapshot
+    vector_nodes: int, options: dict[str, object], snapshot: ClusterSnapshot, history: bool
 ) -> None:
-    """Random snapshots: decide's shortcuts (order and victim search through numpy or pruned
-    loops, victims worked out only when needed, early stop, skipping jobs too large for the
-    free devices once the budget is spent) give exactly the decisions of the plain rules."""
+    """Random snapshots, with or without a run-time history: decide's shortcuts (order and
+    victim search through numpy or pruned loops, victims worked out only when needed, early
+    stop, skipping jobs too large for the free devices once the budget is spent) give exactly
+    the decisions of the plain rules."""
     policy = Las(PolicyContext(restart_cost_s=60.0), **options)  # type: ignore[arg-type]
+    if history:
+        snapshot = with_history(snapshot)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(las_module, "VECTOR_SEARCH_NODES", vector_nodes)
         patch.setattr(las_module, "VECTOR_ORDER_JOBS", 0 if vector_nodes == 1 else 10**9)
@@ -732,19 +755,25 @@ def test_decide_matches_the_rules_applied_job_by_job(
         ]
     ),
     now_shift=st.floats(0.0, 30 * 86_400.0),
+    history=st.booleans(),
 )
 def test_pass_order_equals_sorting_on_the_scalar_rules(
-    vector_jobs: int, snapshot: ClusterSnapshot, options: dict[str, object], now_shift: float
+    vector_jobs: int,
+    snapshot: ClusterSnapshot,
+    options: dict[str, object],
+    now_shift: float,
+    history: bool,
 ) -> None:
     """pass_order's queues and order, vectorised or job by job, are exactly pending_queue's
-    queues and the sort by (queue, promoted last, tier, requested device-time left from
-    request_order_from on, submission, id), at any time."""
+    queues and the sort by (queue, promoted last, tier, device-time left from
+    request_order_from on, submission, id), at any time, with or without a run-time history."""
     policy = Las(PolicyContext(), **options)  # type: ignore[arg-type]
     now = snapshot.now + now_shift
     jobs = snapshot.pending
+    ranks = policy.ranks_of(with_history(snapshot)) if history else NO_RANKS
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(las_module, "VECTOR_ORDER_JOBS", vector_jobs)
-        queues, order = policy.pass_order(jobs, now)
+        queues, order = policy.pass_order(jobs, now, ranks)
     assert queues == [policy.pending_queue(job, now) for job in jobs]
     expected = sorted(
         range(len(jobs)),
@@ -752,7 +781,7 @@ def test_pass_order_equals_sorting_on_the_scalar_rules(
             queues[i],
             policy._late(jobs[i], queues[i]),
             jobs[i].tier.rank,
-            left_of(policy, jobs[i], queues[i]),
+            left_of(policy, jobs[i], queues[i], ranks),
             jobs[i].submitted_at,
             jobs[i].job_id,
         ),
@@ -873,3 +902,33 @@ def test_least_valuable_takes_the_node_its_order_frees_first() -> None:
 def test_rejects_an_unknown_victim_choice() -> None:
     with pytest.raises(ValueError, match="victim_choice"):
         Las(victim_choice="random")  # type: ignore[arg-type]
+
+
+def test_finished_jobs_run_times_order_a_queue_over_requested_time() -> None:
+    """Two new one-device jobs, one free device. By requested time the 4-hour job goes first;
+    but every finished job that asked for 24 hours ran 10 minutes and every one that asked for
+    4 hours ran all 4, so with that history the 24-hour job goes first. learn_run_times=False
+    keeps the order by requested time."""
+    pools = (pool(1, node("a", 1)),)
+    waiting = (pending(1, limit=86_400), pending(2, limit=14_400))
+    history = RunTimeHistory({86_400: (600.0,) * MIN_SAMPLES, 14_400: (14_400.0,) * MIN_SAMPLES})
+    plain = snap(0.0, pools, waiting)
+    learnt = replace(plain, history=history)
+    assert started(decide(las(), plain)) == [2]
+    assert started(decide(las(), learnt)) == [1]
+    assert started(decide(las(learn_run_times=False), learnt)) == [2]
+
+
+def test_the_victim_judged_to_have_most_left_is_preempted_first() -> None:
+    """Two bottom-queue jobs have run 10 hours each. By requested time the first has more left
+    (it asked for a second more) and is preempted for a new job; but finished jobs of its limit
+    ran 11 hours and those of the second's ran all 20, so with that history the second is."""
+    pools = (pool(1, node("a", 1, busy=(0,)), node("b", 1, busy=(0,))),)
+    longer, shorter = 20 * 3_600 + 1, 20 * 3_600
+    run = (running(1, "a", (0,), limit=longer), running(2, "b", (0,), limit=shorter))
+    history = RunTimeHistory(
+        {longer: (11 * HOUR,) * MIN_SAMPLES, shorter: (20 * HOUR,) * MIN_SAMPLES}
+    )
+    plain = snap(10 * HOUR, pools, (pending(3),), run)
+    assert preempted(decide(las(), plain)) == [1]
+    assert preempted(decide(las(), replace(plain, history=history))) == [2]

@@ -86,7 +86,7 @@ PINNED_ONE_POOL: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1000, 0, "f7beba5830f07dda"),
     "fifo": (1000, 0, "e1c77601ed937090"),
     "hetero": (1000, 0, "8b239a8f60bd06af"),
-    "las": (1098, 98, "0dcbee009f535c6c"),
+    "las": (1100, 100, "35a7707c947ec50b"),
     "slurm-multifactor": (1000, 0, "021b6fc8cf7a63e9"),
     "srtf-oracle": (1823, 823, "39ea162de17ad5c9"),
 }
@@ -95,7 +95,7 @@ PINNED_TWO_POOLS: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1004, 13, "afcd485c243e7243"),
     "fifo": (1001, 10, "4a5692eb046bc16c"),
     "hetero": (1009, 18, "e9e76b51ea004348"),
-    "las": (1083, 92, "af5faf23407cebcc"),
+    "las": (1092, 101, "ef2a3d8fba7a881c"),
     "slurm-multifactor": (1000, 9, "4939e899e19fe33e"),
     "srtf-oracle": (1580, 589, "45172e8fd3a6f0b3"),
 }
@@ -141,6 +141,7 @@ def test_las_without_request_order_keeps_its_earlier_schedules() -> None:
         thresholds_gpu_hours=las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS,
         request_order_from=None,
         victim_choice="fewest",
+        starve_limit=32.0,
     )
     assert (
         fingerprint(simulate(one_pool(frame), frame, "las", old)),
@@ -163,6 +164,8 @@ def test_las_with_eight_queues_keeps_its_earlier_schedules() -> None:
         context,
         thresholds_gpu_hours=las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS,
         victim_choice="fewest",
+        learn_run_times=False,
+        starve_limit=32.0,
     )
     assert (
         fingerprint(simulate(one_pool(frame), frame, "las", eight)),
@@ -180,8 +183,33 @@ def test_las_with_fewest_victims_keeps_its_earlier_schedules() -> None:
     default became the least valuable victims, makes exactly the schedules it made then."""
     frame = trace()
     cluster, two_pool_frame = two_pool_workload()
-    fewest = Las(PolicyContext(restart_cost_s=RESTART_S), victim_choice="fewest")
+    fewest = Las(
+        PolicyContext(restart_cost_s=RESTART_S),
+        victim_choice="fewest",
+        learn_run_times=False,
+        starve_limit=32.0,
+    )
     assert (
         fingerprint(simulate(one_pool(frame), frame, "las", fewest)),
         fingerprint(simulate(cluster, two_pool_frame, "las", fewest)),
     ) == LAS_FEWEST_VICTIMS
+
+
+LAS_REQUESTED_TIME_LEFT = ((1098, 98, "0dcbee009f535c6c"), (1083, 92, "af5faf23407cebcc"))
+"""LAS's pins before jobs of one queue were ordered by the Gittins rank that finished jobs'
+run times give their time limits (2026-12-07)."""
+
+
+def test_las_without_learned_run_times_keeps_its_earlier_schedules() -> None:
+    """LAS with ``learn_run_times=False`` (and its starvation limit of then, 32) orders jobs of
+    one queue by requested device-time left, whatever the snapshots' run-time history says, and
+    so makes exactly the schedules it made before it learnt from run times."""
+    frame = trace()
+    cluster, two_pool_frame = two_pool_workload()
+    requested = Las(
+        PolicyContext(restart_cost_s=RESTART_S), learn_run_times=False, starve_limit=32.0
+    )
+    assert (
+        fingerprint(simulate(one_pool(frame), frame, "las", requested)),
+        fingerprint(simulate(cluster, two_pool_frame, "las", requested)),
+    ) == LAS_REQUESTED_TIME_LEFT

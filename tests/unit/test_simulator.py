@@ -7,6 +7,7 @@ plus restarts, so every job must finish. A policy whose module is not written ye
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -17,10 +18,10 @@ from nuri.domain.cluster_spec import ClusterSpec, PoolSpec, ReservationSpec
 from nuri.domain.commons import Tier
 from nuri.policy.las import Las
 from nuri.policy.registry import POLICIES, PolicyContext, policy_named
-from nuri.policy.snapshot import Policy
+from nuri.policy.snapshot import ClusterSnapshot, Decision, Policy
 from nuri.sim.metrics import Segment, check_schedule, compute_metrics
 from nuri.sim.oracle import oracle_context
-from nuri.sim.simulator import SimJob, SimResult, Simulator
+from nuri.sim.simulator import RUN_TIMES_REFRESH, SimJob, SimResult, Simulator
 from tests.unit.test_policy_invariants import build as build_registered
 
 RESTART_S = 30.0
@@ -265,3 +266,43 @@ def test_tiers_pass_through_to_policies() -> None:
     jobs = [job(1, 0.0, 10.0), replace(job(2, 0.0, 10.0), tier=Tier.STRATEGIC)]
     result = simulate(cluster, Las(PolicyContext(restart_cost_s=RESTART_S)), jobs)
     assert [s.job_id for s in result.segments] == ["j2", "j1"]
+
+
+class _Recording:
+    """FIFO that keeps every snapshot it is asked to decide on."""
+
+    name = "recording"
+    preemptive = False
+
+    def __init__(self) -> None:
+        self.inner = policy_named("fifo", PolicyContext())
+        self.snapshots: list[ClusterSnapshot] = []
+
+    def decide(self, snapshot: ClusterSnapshot) -> Sequence[Decision]:
+        self.snapshots.append(snapshot)
+        return self.inner.decide(snapshot)
+
+    def wake_at(self, snapshot: ClusterSnapshot) -> float | None:
+        return self.inner.wake_at(snapshot)
+
+
+def test_snapshots_learn_run_times_only_of_jobs_that_have_ended() -> None:
+    """Each ended job's limit and run time reach the snapshots' history, every
+    RUN_TIMES_REFRESH ends; a run time appears only after its job ended, and only its own."""
+    jobs = [
+        job(i, submit=float(i), work=100.0 + i, limit=3_600)
+        for i in range(2 * RUN_TIMES_REFRESH + RUN_TIMES_REFRESH // 2)
+    ]
+    policy = _Recording()
+    result = Simulator(spec(("p", "H100", 1, 1)), policy, restart_cost_s=RESTART_S).run(jobs)
+    ends = {o.job_id: o.end_s for o in result.outcomes if o.end_s is not None}
+    assert len(ends) == len(jobs)
+    run_of = {f"j{j.job_id}": j.work_s for j in jobs}
+    seen = 0
+    for snapshot in policy.snapshots:
+        runs = snapshot.history.run_times_s.get(3_600, ())
+        assert len(runs) % RUN_TIMES_REFRESH == 0 and len(runs) >= seen
+        seen = len(runs)
+        ended = sorted((end, run_of[job_id]) for job_id, end in ends.items() if end <= snapshot.now)
+        assert runs == tuple(run for _, run in ended[: len(runs)])
+    assert seen == 2 * RUN_TIMES_REFRESH

@@ -195,8 +195,10 @@ class SchedulingEngine:
             row.state = end.state.value
             row.exit_code = end.exit_code
             row.reason = end.reason
+            # All service attained, the ended attempt's too: a requeued job is ranked by it,
+            # a finished one's run time (attained / devices) teaches the run-time history.
+            row.attained_device_seconds += charge.device_seconds
             if end.state is JobState.PENDING:
-                row.attained_device_seconds += charge.device_seconds
                 row.started_at = None
                 row.node = None
                 row.device_indices = []

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from nuri.domain.commons import Tier
-from nuri.domain.jobs import JobState
+from nuri.domain.jobs import TERMINAL_STATES, JobState
 from nuri.domain.units import RATE_SCALE
 from nuri.policy.fairshare import DEFAULT_HALF_LIFE_S
 from nuri.policy.snapshot import (
@@ -23,6 +23,7 @@ from nuri.policy.snapshot import (
     PoolState,
     Reservation,
     RunningJob,
+    RunTimeHistory,
 )
 from nuri.store import repository
 from nuri.store.tables import (
@@ -118,6 +119,7 @@ def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
         running=tuple(running),
         pending=tuple(pending),
         groups=_group_usage(session, allocation_rows, now),
+        history=run_time_history(session),
         reservations=tuple(
             Reservation(
                 reservation_id=row.id,
@@ -128,6 +130,29 @@ def build_snapshot(session: Session, now: datetime) -> ClusterSnapshot:
             )
             for row in active_reservations
         ),
+    )
+
+
+RUN_TIME_HISTORY_JOBS = 4096
+"""How many of the latest finished jobs the run-time history is drawn from."""
+
+
+def run_time_history(session: Session) -> RunTimeHistory:
+    """The run times of the latest finished jobs that ran, by time limit (see
+    :class:`RunTimeHistory`): attained device-seconds / devices, restarts included, as the
+    simulator records them."""
+    rows = session.execute(
+        select(JobRow.time_limit_s, JobRow.attained_device_seconds, JobRow.devices)
+        .where(
+            JobRow.state.in_([state.value for state in TERMINAL_STATES]),
+            JobRow.attained_device_seconds > 0,
+            JobRow.ended_at.is_not(None),
+        )
+        .order_by(JobRow.ended_at.desc(), JobRow.id.desc())
+        .limit(RUN_TIME_HISTORY_JOBS)
+    ).all()
+    return RunTimeHistory().with_finished(
+        (int(limit), float(attained) / devices) for limit, attained, devices in reversed(rows)
     )
 
 

@@ -5,15 +5,16 @@ simulated seconds in the simulator. Policies only compare and subtract them.
 
 What a policy may know about a job is exactly what a scheduler can know before it runs: what it
 asks for (devices, pool or accelerator class, time limit), who it is for (project, allocation,
-tier) and its history (submission time, service attained in earlier attempts). A job's true
+tier) and its history (submission time, service attained in earlier attempts), and, from the
+accounting, how long finished jobs ran for the time limits they asked for. A job's true
 duration is not in the snapshot at all, so no policy can peek at it. (The simulator's oracle
 yardstick is given durations separately and is refused by the live service.)
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import Final, Protocol
 
 from nuri.domain.commons import Tier
 
@@ -159,6 +160,38 @@ class Reservation:
     ends_at: float
 
 
+RUN_TIMES_KEPT: Final = 128
+"""Finished jobs' run times a :class:`RunTimeHistory` keeps per time limit: enough for a
+distribution, recent enough to follow a change in what users run."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunTimeHistory:
+    """Run times of recently finished jobs, by the time limit they asked for.
+
+    ``run_times_s[limit]`` holds the run times in seconds (attained device-seconds / devices,
+    restarts included) of up to the last :data:`RUN_TIMES_KEPT` jobs that asked for ``limit``
+    seconds and finished, oldest first. What a live service knows from its accounting, and
+    what policies may learn from (:mod:`nuri.policy.gittins`) instead of a job's own duration,
+    which no policy may read.
+    """
+
+    run_times_s: Mapping[int, tuple[float, ...]] = field(default_factory=dict)
+
+    def with_finished(self, finished: Iterable[tuple[int, float]]) -> "RunTimeHistory":
+        """This history and the ``(time_limit_s, run_time_s)`` of more finished jobs, oldest
+        first; each limit keeps its last :data:`RUN_TIMES_KEPT`. ``self`` is not changed."""
+        added: dict[int, list[float]] = {}
+        for time_limit_s, run_time_s in finished:
+            added.setdefault(time_limit_s, []).append(run_time_s)
+        if not added:
+            return self
+        merged = dict(self.run_times_s)
+        for time_limit_s, runs in added.items():
+            merged[time_limit_s] = (*merged.get(time_limit_s, ()), *runs)[-RUN_TIMES_KEPT:]
+        return RunTimeHistory(merged)
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterSnapshot:
     """Everything a policy may base a decision on, at time ``now``.
@@ -173,6 +206,7 @@ class ClusterSnapshot:
     pending: tuple[PendingJob, ...]
     groups: Mapping[int, GroupUsage] = field(default_factory=dict)
     reservations: tuple[Reservation, ...] = ()
+    history: RunTimeHistory = field(default_factory=RunTimeHistory)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,7 @@ def estimate_starts(
         watch={job.job_id for job in jobs if only is None or job.job_id in only},
         start_at=now,
         usage=snapshot.groups,
+        history=snapshot.history,
     )
     return {
         job.job_id: max(now, result.first_start[job.job_id])

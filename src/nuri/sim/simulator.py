@@ -22,6 +22,12 @@ Reservations. Whole nodes are held for a service whose demand (devices over time
 spec gives. The service takes free devices of its nodes up to its demand; the policy may lend
 the rest to preemptible jobs; :func:`nuri.policy.cycle.plan` preempts borrowers when the service
 needs its devices back.
+
+Run-time history. Every job that ends adds its time limit and run time to the history that
+snapshots carry (:class:`~nuri.policy.snapshot.RunTimeHistory`), as a live service's accounting
+would; it is handed on every :data:`RUN_TIMES_REFRESH` ends, not after each, because policies
+rebuild what they derive from it whenever it changes. A job's own duration never reaches the
+snapshot before it has ended.
 """
 
 import heapq
@@ -46,12 +52,16 @@ from nuri.policy.snapshot import (
     Preempt,
     Reservation,
     RunningJob,
+    RunTimeHistory,
     Start,
 )
 from nuri.sim.metrics import JobOutcome, Segment
 
 MAX_REPASSES = 3
 """Passes repeated at one instant after preemptions freed devices (a bound against thrashing)."""
+
+RUN_TIMES_REFRESH = 64
+"""Ended jobs gathered before the snapshots' run-time history takes them in."""
 
 _END, _ARRIVAL, _DEMAND, _WAKE = 0, 1, 2, 3
 """Event kinds, in the order they are handled at one instant: devices freed first."""
@@ -213,6 +223,7 @@ class Simulator:
         start_at: float | None = None,
         usage: Mapping[int, GroupUsage] | None = None,
         probe: set[int] | None = None,
+        history: RunTimeHistory | None = None,
     ) -> SimResult:
         """Simulate until every job has ended (or, with ``watch``, until those have started).
 
@@ -221,6 +232,7 @@ class Simulator:
         seeds each group's decayed and delivered usage (fair-share history). For each job in
         ``probe`` still queued after the pass at its arrival, the snapshot then is kept in
         ``SimResult.probes`` (what a live estimate at submission would have seen).
+        ``history`` is the run-time history known at the start (a live snapshot's).
         """
         wall_start = time.perf_counter()
         self._live: dict[int, _Live] = {}
@@ -242,6 +254,8 @@ class Simulator:
         self._passes = self._decisions = self._preemptions = 0
         self._shortfall = self._lent = 0.0
         self._repasses = 0
+        self._run_times = history if history is not None else RunTimeHistory()
+        self._ended_runs: list[tuple[int, float]] = []
         waiting = set(watch) if watch is not None else None
 
         for run in initial:
@@ -357,6 +371,7 @@ class Simulator:
         if live.attempt != attempt or job_id not in self._running:
             return False  # a stale end of an attempt that was preempted
         self._stop(live)
+        self._ended_runs.append((live.job.time_limit_s, live.attained / live.job.devices))
         live.timed_out = live.hits_limit
         live.remaining_work = 0.0
         live.end = self._now
@@ -426,6 +441,9 @@ class Simulator:
                 hub=pool.hub,
             )
         self._dirty.clear()
+        if len(self._ended_runs) >= RUN_TIMES_REFRESH:
+            self._run_times = self._run_times.with_finished(self._ended_runs)
+            self._ended_runs = []
         groups = {
             group: GroupUsage(
                 project_id=group,
@@ -451,6 +469,7 @@ class Simulator:
                 )
                 for service in self._services
             ),
+            history=self._run_times,
         )
 
     def _pending_in_order(self) -> tuple[PendingJob, ...]:
