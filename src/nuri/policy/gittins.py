@@ -25,10 +25,10 @@ The distribution of one class is the run times of finished jobs with the same ti
 (:class:`~nuri.policy.snapshot.RunTimeHistory`): users pick limits from a few round values, so
 a limit gathers many jobs, and a limit bounds the run time of every job that asked for it. For
 speed the rank is tabulated once per class (:class:`RankTable`) and read from the tabulated age
-just below a job's age. A class with
-fewer than :data:`MIN_SAMPLES` run times, and a job that has already run longer than every run
-time of its class, have no history to go by: their rank is the time the limit leaves
-(``time_limit_s - a``, at least 0), what a policy without history uses.
+just below a job's age. A class with fewer than :data:`MIN_SAMPLES` run times, and a job that
+has already run longer than every run time of its class, have no history to go by: their rank
+is the time the limit leaves (``time_limit_s - a``, at least 0), what a policy without history
+uses.
 
 Nothing here reads a job's own duration: only finished jobs' run times, which a live service
 has in its accounting, and the job's limit and attained service.
