@@ -37,7 +37,7 @@ has in its accounting, and the job's limit and attained service.
 import math
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -74,23 +74,17 @@ class RankTable:
     ranks: FloatArray
     chances: FloatArray
     longest_s: float
-    _rows: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]] = field(
-        init=False, repr=False, compare=False
-    )
-
-    def __post_init__(self) -> None:
-        # The scalar path reads Python floats: bisect on a tuple is several times faster than
-        # numpy's searchsorted on one value, and victims are ranked one at a time.
-        rows = (tuple(self.ages.tolist()), tuple(self.ranks.tolist()), tuple(self.chances.tolist()))
-        object.__setattr__(self, "_rows", rows)
 
     def rank_s(self, age_s: float) -> float:
-        """Seconds per completion of a job of this class that has run ``age_s`` seconds."""
+        """Seconds per completion of a job of this class that has run ``age_s`` seconds.
+
+        The table read on its own; policies read all tables at once through
+        :class:`RankIndex`, which gives the same values."""
         if age_s >= self.longest_s:
             return max(0.0, self.time_limit_s - age_s)
-        ages, ranks, chances = self._rows
-        index = max(bisect_right(ages, age_s) - 1, 0)
-        return max(0.0, ranks[index] - (age_s - ages[index]) / chances[index])
+        index = max(int(np.searchsorted(self.ages, age_s, side="right")) - 1, 0)
+        since = age_s - float(self.ages[index])
+        return max(0.0, float(self.ranks[index]) - since / float(self.chances[index]))
 
 
 def rank_table(time_limit_s: int, run_times_s: tuple[float, ...]) -> RankTable | None:
@@ -181,6 +175,8 @@ class RankIndex:
         self, time_limits_s: FloatArray, devices: FloatArray, attained_device_s: FloatArray
     ) -> FloatArray:
         """:meth:`left` of many jobs at once, with the same floating-point operations."""
+        # devices x time limit in float64 is exact (both are integers far below 2**53), so it
+        # equals left's float(devices * time_limit_s)
         plain: FloatArray = devices * time_limits_s - attained_device_s
         if not len(self._limits):
             return plain

@@ -54,8 +54,9 @@ per completion, from how long such jobs ran and how long this one has run. A lim
 bound, and jobs that ask for the same one run for very different times; the rank tells a job
 that is likely nearly done from one that is likely to run on, which the limit alone cannot. On
 the Gavel Philly-derived trace it took LAS from 1.30 to 1.19 times the SRTF oracle's mean JCT,
-and to 1.13 with the starvation limit raised to match (docs/scheduling.md). Without history (a new service, a rare limit) the order is exactly the
-requested time left, and ``learn_run_times=False`` keeps that order everywhere.
+and to 1.13 with the starvation limit raised to match (docs/scheduling.md). Without history (a
+new service, a rare limit) the order is exactly the requested time left, and
+``learn_run_times=False`` keeps that order everywhere.
 
 A job is demoted when its attained service crosses a threshold; :meth:`Las.wake_at` tells the
 engine when that (or the end of a protection, or a promotion) happens, so it re-decides then.
@@ -578,8 +579,6 @@ class Las:
         if self.request_order_from is None:
             order = np.lexsort((ids, submitted, tiers, late, queues))
         else:
-            # devices x time limit in float64 is exact (both are integers far below 2**53),
-            # so it equals requested_left's float(devices * time_limit_s)
             limits = np.fromiter(map(_time_limit, jobs), np.float64, count)
             judged = ranks.left_array(limits, devices, attained)
             left = np.where(queues >= self.request_order_from, judged, 0.0)
@@ -617,9 +616,9 @@ class Las:
     ) -> list[tuple[RunningJob, float]]:
         """``(job, queue)`` of the running jobs that may be preempted now (not protected, in
         queue ``lowest`` or a lower one; never queue 0), least valuable first: lowest queue
-        (highest number), lowest tier, most requested device-time left (``devices *
-        time_limit_s`` less all service attained by ``now``; from queue ``request_order_from``
-        on, else not considered), latest submission, highest id.
+        (highest number), lowest tier, most device-time left (as :meth:`requested_left` judges
+        it, with ``ranks``, from all service attained by ``now``; from queue
+        ``request_order_from`` on, else not considered), latest submission, highest id.
 
         A pass asks only for the queues its best pending job could preempt (its queue plus
         ``preempt_gap``): no job of the pass could preempt the others, so leaving them out

@@ -254,7 +254,7 @@ class Simulator:
         self._passes = self._decisions = self._preemptions = 0
         self._shortfall = self._lent = 0.0
         self._repasses = 0
-        self._run_times = history if history is not None else RunTimeHistory()
+        self._history = history if history is not None else RunTimeHistory()
         self._ended_runs: list[tuple[int, float]] = []
         waiting = set(watch) if watch is not None else None
 
@@ -442,7 +442,7 @@ class Simulator:
             )
         self._dirty.clear()
         if len(self._ended_runs) >= RUN_TIMES_REFRESH:
-            self._run_times = self._run_times.with_finished(self._ended_runs)
+            self._history = self._history.with_finished(self._ended_runs)
             self._ended_runs = []
         groups = {
             group: GroupUsage(
@@ -469,7 +469,7 @@ class Simulator:
                 )
                 for service in self._services
             ),
-            history=self._run_times,
+            history=self._history,
         )
 
     def _pending_in_order(self) -> tuple[PendingJob, ...]:
