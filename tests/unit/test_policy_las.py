@@ -321,15 +321,18 @@ def test_no_preemption_when_it_would_not_let_the_job_start() -> None:
     assert decide(las(), snapshot) == []
 
 
-def test_jobs_of_one_queue_never_preempt_each_other() -> None:
-    """A queue-1 pending job does not preempt a queue-1 runner, however long it waited."""
+def test_with_queues_only_jobs_of_one_queue_never_preempt_each_other() -> None:
+    """With queues only, a queue-1 pending job does not preempt a queue-1 runner, however
+    long it waited and however much the runner has left."""
     snapshot = snap(
         3 * HOUR,
         (pool(1, node("a", devices=1, busy=(0,))),),
-        (pending(9, submitted=0.0, attained=1.5 * HOUR),),
+        (pending(9, submitted=0.0, attained=1.5 * HOUR, limit=int(2 * HOUR)),),
         (running(1, "a", (0,), started=HOUR, submitted=HOUR),),  # 2 h: queue 1
     )
-    assert decide(las(starve_limit=None), snapshot) == []
+    assert decide(las(starve_limit=None, rank_preempt_factor=None), snapshot) == []
+    # judged by the limits (no history): the runner has 22 h left, 44 times the pending 0.5 h
+    assert preempted(decide(las(starve_limit=None), snapshot)) == [1]
 
 
 def test_minimum_run_protects_a_recent_start() -> None:
@@ -522,13 +525,13 @@ def test_a_promoted_job_is_protected_for_a_stretch_that_grows_with_its_wait() ->
 
 def test_defaults() -> None:
     """The tuned defaults: three queues (1 and 16 device-hours), preempt two queues down,
-    starvation limit 128, 15 min minimum run for a 60 s restart cost, and jobs ranked by
-    learnt run times."""
+    starvation limit 128, 15 min minimum run for a 60 s restart cost, jobs ranked by learnt
+    run times, and a job judged to have twice another's time left preemptible for it."""
     policy = Las(PolicyContext(restart_cost_s=60.0))
     assert policy.thresholds_s == (1 * HOUR, 16 * HOUR)
     assert las_module.EIGHT_QUEUE_THRESHOLDS_GPU_HOURS == (0.25, 1, 4, 16, 64, 256, 1024)
     assert policy.preempt_gap == 2 and policy.starve_limit == 128.0
-    assert policy.learn_run_times
+    assert policy.learn_run_times and policy.rank_preempt_factor == 2.0
     assert policy.min_run_s == 900.0
     assert Las(PolicyContext(restart_cost_s=300.0)).min_run_s == 3000.0
 
@@ -537,8 +540,10 @@ def test_default_bottom_queue_goes_by_request_whatever_the_service() -> None:
     """With the default thresholds every job past 16 device-hours shares the bottom queue, so
     the job with less requested device-time left starts first though it has run ten times as
     long (200 device-hours run, 10 left, against 20 run and 100 left); the earlier eight
-    queues put the job with less service first. A running bottom-queue job is not preempted
-    for a pending one of the same queue, however little that one has left."""
+    queues put the job with less service first. A running bottom-queue job judged to have at
+    least twice the pending one's device-time left is preempted for it (880 device-hours left
+    against 10); with queues only (rank_preempt_factor None) it is not, however little the
+    pending one has left."""
     policy = Las(PolicyContext(restart_cost_s=60.0))
     little_left = pending(1, submitted=10.0, attained=200 * HOUR, limit=int(210 * HOUR))
     much_left = pending(2, submitted=20.0, attained=20 * HOUR, limit=int(120 * HOUR))
@@ -556,7 +561,8 @@ def test_default_bottom_queue_goes_by_request_whatever_the_service() -> None:
         (little_left,),
         (running(3, "a", (0,), started=290 * HOUR, attained=20 * HOUR, limit=int(900 * HOUR)),),
     )
-    assert decide(policy, busy) == []
+    assert preempted(decide(policy, busy)) == [3] and started(decide(policy, busy)) == [1]
+    assert decide(Las(PolicyContext(restart_cost_s=60.0), rank_preempt_factor=None), busy) == []
 
 
 def test_preempt_gap_needs_two_queues_between() -> None:
@@ -656,6 +662,47 @@ def below_queue(queue: int) -> Callable[[Victim], bool]:
     return lambda victim: victim.worth > queue
 
 
+def running_left(policy: Las, run: RunningJob, now: float, ranks: RankIndex) -> float:
+    """A running job's judged device-time left from all the service it has attained by
+    ``now`` (0 in queues before request_order_from)."""
+    _, service = policy.running_service(run, now)
+    attained = run.attained_device_seconds + run.devices * max(0.0, now - run.started_at)
+    as_pending = PendingJob(
+        job_id=run.job_id,
+        project_id=run.project_id,
+        allocation_id=run.allocation_id,
+        tier=run.tier,
+        pool_id=run.pool_id,
+        devices=run.devices,
+        time_limit_s=run.time_limit_s,
+        submitted_at=run.submitted_at,
+        attained_device_seconds=attained,
+    )
+    return left_of(policy, as_pending, policy.queue_of(service, run.tier), ranks)
+
+
+def eligible_victims(
+    policy: Las, job: PendingJob, queue: int, ranks: RankIndex, victim_left: dict[int, float]
+) -> Callable[[Victim], bool]:
+    """The victims a pending job in ``queue`` may preempt: those preempt_gap queues or more
+    below it, and, with rank_preempt_factor (from request_order_from on), those of its own
+    queue or a lower one judged to have more than its device-time left and at least
+    rank_preempt_factor times it."""
+    gap = below_queue(queue + policy.preempt_gap - 1)
+    factor, start = policy.rank_preempt_factor, policy.request_order_from
+    if factor is None or start is None or queue < start:
+        return gap
+    mine = left_of(policy, job, queue, ranks)
+
+    def eligible(victim: Victim) -> bool:
+        if gap(victim):
+            return True
+        theirs = victim_left[victim.job.job_id]
+        return victim.worth >= queue and theirs >= factor * mine and theirs > mine
+
+    return eligible
+
+
 def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
     """LAS as its docstring states the rules, job by job: the order by sorting on
     pending_queue, _late and the requested device-time left, every pool's nodes scanned for victims in a loop, no early stop,
@@ -668,6 +715,7 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
     ranks = policy.ranks_of(snapshot)
     view.add_victims(policy._victims(snapshot, now, 1, ranks))
     queue_of = {job.job_id: policy.pending_queue(job, now) for job in snapshot.pending}
+    victim_left = {run.job_id: running_left(policy, run, now, ranks) for run in snapshot.running}
     ordered = sorted(
         snapshot.pending,
         key=lambda job: (
@@ -691,13 +739,15 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
             tuple(job.devices > p.node_size for p in pools),
             job.preemptible,
             queue,
+            job.tier.rank,
+            policy._late(job, queue),
         )
         if may_preempt and job.devices >= failed.get(key, job.devices + 1):
             continue
         start = view.start_on_free(pools, job)
         if start is None and may_preempt:
             chosen = view.start_by_preempting(
-                pools, job, below_queue(queue + policy.preempt_gap - 1)
+                pools, job, eligible_victims(policy, job, queue, ranks, victim_left)
             )
             if chosen is None:
                 failed[key] = job.devices
@@ -720,8 +770,19 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
         {"starve_limit": None, "max_wait_s": 3 * HOUR, "promoted_last": False},
         {"request_order_from": None},
         {"request_order_from": 2, "max_preemptions": None},
+        {"rank_preempt_factor": None},
+        {"rank_preempt_factor": 1.0, "request_order_from": 1, "max_preemptions": None},
     ],
-    ids=["defaults", "budget-1", "no-budget-gap-1", "max-wait", "fifo-in-queue", "request-from-2"],
+    ids=[
+        "defaults",
+        "budget-1",
+        "no-budget-gap-1",
+        "max-wait",
+        "fifo-in-queue",
+        "request-from-2",
+        "queues-only",
+        "rank-1-from-queue-1",
+    ],
 )
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshot=snapshots(), history=st.booleans())
@@ -796,6 +857,9 @@ def reference_wake_at(policy: Las, snapshot: ClusterSnapshot) -> float | None:
     now = snapshot.now
     times: list[float] = []
     best_pending = min(policy.pending_queue(job, now) for job in snapshot.pending)
+    # With preemption by judged time left, a job may preempt in its own queue and lower ones.
+    ranked = policy.rank_preempt_factor is not None and policy.request_order_from is not None
+    reach = 0 if ranked else policy.preempt_gap
     for job in snapshot.pending:
         if policy.pending_queue(job, now) > 0:
             at = policy._promotion_time(job)
@@ -804,10 +868,10 @@ def reference_wake_at(policy: Las, snapshot: ClusterSnapshot) -> float | None:
     for run in snapshot.running:
         start_service, service = policy.running_service(run, now)
         queue = policy.queue_of(service, run.tier)
-        if queue < len(policy.thresholds_s) and best_pending + policy.preempt_gap <= queue + 1:
+        if queue < len(policy.thresholds_s) and best_pending + reach <= queue + 1:
             threshold = policy.thresholds_s[queue] * policy.tier_scale[run.tier]
             times.append(run.started_at + (threshold - start_service) / run.devices)
-        if queue >= best_pending + policy.preempt_gap:
+        if queue >= max(1, best_pending + reach):
             times.append(policy.protected_until(run))
     future = [at for at in times if at > now and at != float("inf")]
     return min(future) if future else None
@@ -816,7 +880,15 @@ def reference_wake_at(policy: Las, snapshot: ClusterSnapshot) -> float | None:
 @settings(max_examples=200, deadline=None)
 @given(
     snapshot=snapshots(),
-    options=st.sampled_from([{}, {"preempt_gap": 1}, {"starve_limit": None, "max_wait_s": HOUR}]),
+    options=st.sampled_from(
+        [
+            {},
+            {"preempt_gap": 1},
+            {"starve_limit": None, "max_wait_s": HOUR},
+            {"rank_preempt_factor": None},
+            {"rank_preempt_factor": None, "preempt_gap": 3},
+        ]
+    ),
     now_shift=st.floats(0.0, 5 * 86_400.0),
 )
 def test_wake_at_equals_the_rules_through_the_per_job_methods(
@@ -932,3 +1004,86 @@ def test_the_victim_judged_to_have_most_left_is_preempted_first() -> None:
     plain = snap(10 * HOUR, pools, (pending(3),), run)
     assert preempted(decide(las(), plain)) == [1]
     assert preempted(decide(las(), replace(plain, history=history))) == [2]
+
+
+def one_queue_1_runner(
+    pending_limit_h: float, runner_limit_h: float, started: float
+) -> ClusterSnapshot:
+    """At 3 h a 1-device node runs a queue-1 job (2 h run) and a queue-1 job (1.5 h run)
+    waits; each asked for the given limits, which finished jobs that asked for them used in
+    full (so a job's rank is its requested time left)."""
+    limits = (int(pending_limit_h * HOUR), int(runner_limit_h * HOUR))
+    return runs_in_full(
+        snap(
+            3 * HOUR,
+            (pool(1, node("a", devices=1, busy=(0,))),),
+            (pending(9, attained=1.5 * HOUR, limit=limits[0]),),
+            (running(1, "a", (0,), started=started, submitted=HOUR, limit=limits[1]),),
+        )
+    )
+
+
+def runs_in_full(snapshot: ClusterSnapshot) -> ClusterSnapshot:
+    """``snapshot`` with a run-time history in which finished jobs of every limit its jobs
+    asked for ran for all of it: each job's rank is then its requested device-time left."""
+    limits = {job.time_limit_s for job in snapshot.pending} | {
+        job.time_limit_s for job in snapshot.running
+    }
+    history = RunTimeHistory({limit: (float(limit),) * MIN_SAMPLES for limit in limits})
+    return replace(snapshot, history=history)
+
+
+@pytest.mark.parametrize(
+    ("runner_limit_h", "expected"),
+    [(4.0, [1]), (3.9, []), (2.5, [])],
+    ids=["twice-as-much-left", "just-under-twice", "less-left"],
+)
+def test_a_job_preempts_one_of_its_queue_judged_to_have_twice_its_time_left(
+    runner_limit_h: float, expected: list[int]
+) -> None:
+    """The pending job has 1 device-hour left of its 2.5 h limit; the runner, 2 h into its
+    limit, has 2 h left of 4 h (twice as much: preempted), 1.9 h of 3.9 h, or 0.5 h of 2.5 h."""
+    snapshot = one_queue_1_runner(2.5, runner_limit_h, started=HOUR)
+    assert preempted(decide(las(starve_limit=None), snapshot)) == expected
+
+
+def test_preempting_by_judged_time_left_respects_the_minimum_run() -> None:
+    """A queue-1 runner with much more left (2 h run before, restarted 5 minutes ago; min_run_s
+    10 minutes) is not preempted yet; its protection's end is when the policy wakes to try
+    again, and then it is preempted."""
+    policy = las(starve_limit=None)
+    snapshot = snap(
+        3 * HOUR,
+        (pool(1, node("a", devices=1, busy=(0,))),),
+        (pending(9, attained=1.5 * HOUR, limit=int(2.5 * HOUR)),),
+        (
+            running(
+                1, "a", (0,), started=3 * HOUR - 300.0, attained=2 * HOUR, limit=int(100 * HOUR)
+            ),
+        ),
+    )
+    snapshot = runs_in_full(snapshot)
+    assert decide(policy, snapshot) == []
+    assert policy.wake_at(snapshot) == 3 * HOUR + 300.0
+    assert preempted(decide(policy, replace(snapshot, now=3 * HOUR + 300.0))) == [1]
+
+
+def test_preempting_by_judged_time_left_goes_by_learnt_run_times() -> None:
+    """By their limits the runner has less left (2 h of 4 h) than the pending job (4 h of
+    5.5 h). But jobs of the runner's limit ran all 4 h and those of the pending one's 1.6 h,
+    so the pending job, 1.5 h in, is judged to have 0.1 h left against the runner's 2 h, and
+    the runner is preempted. Without learnt run times, or with queues only, it is not."""
+    history = RunTimeHistory(
+        {int(4 * HOUR): (4 * HOUR,) * MIN_SAMPLES, int(5.5 * HOUR): (1.6 * HOUR,) * MIN_SAMPLES}
+    )
+    snapshot = replace(one_queue_1_runner(5.5, 4.0, started=HOUR), history=history)
+    assert preempted(decide(las(starve_limit=None), snapshot)) == [1]
+    assert decide(las(starve_limit=None, learn_run_times=False), snapshot) == []
+    assert decide(las(starve_limit=None, rank_preempt_factor=None), snapshot) == []
+
+
+def test_rank_preempt_factor_is_validated_and_needs_an_order_by_time_left() -> None:
+    with pytest.raises(ValueError, match="rank_preempt_factor"):
+        las(rank_preempt_factor=0.5)
+    snapshot = one_queue_1_runner(2.5, 100.0, started=HOUR)
+    assert decide(las(starve_limit=None, request_order_from=None), snapshot) == []

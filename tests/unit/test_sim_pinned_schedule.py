@@ -86,7 +86,7 @@ PINNED_ONE_POOL: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1000, 0, "f7beba5830f07dda"),
     "fifo": (1000, 0, "e1c77601ed937090"),
     "hetero": (1000, 0, "8b239a8f60bd06af"),
-    "las": (1100, 100, "35a7707c947ec50b"),
+    "las": (1513, 513, "992543d0eb27acfc"),
     "slurm-multifactor": (1000, 0, "021b6fc8cf7a63e9"),
     "srtf-oracle": (1823, 823, "39ea162de17ad5c9"),
 }
@@ -95,7 +95,7 @@ PINNED_TWO_POOLS: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1004, 13, "afcd485c243e7243"),
     "fifo": (1001, 10, "4a5692eb046bc16c"),
     "hetero": (1009, 18, "e9e76b51ea004348"),
-    "las": (1092, 101, "ef2a3d8fba7a881c"),
+    "las": (1521, 530, "094cebdfdb199bbf"),
     "slurm-multifactor": (1000, 9, "4939e899e19fe33e"),
     "srtf-oracle": (1580, 589, "45172e8fd3a6f0b3"),
 }
@@ -166,6 +166,7 @@ def test_las_with_eight_queues_keeps_its_earlier_schedules() -> None:
         victim_choice="fewest",
         learn_run_times=False,
         starve_limit=32.0,
+        rank_preempt_factor=None,
     )
     assert (
         fingerprint(simulate(one_pool(frame), frame, "las", eight)),
@@ -188,6 +189,7 @@ def test_las_with_fewest_victims_keeps_its_earlier_schedules() -> None:
         victim_choice="fewest",
         learn_run_times=False,
         starve_limit=32.0,
+        rank_preempt_factor=None,
     )
     assert (
         fingerprint(simulate(one_pool(frame), frame, "las", fewest)),
@@ -207,9 +209,29 @@ def test_las_without_learned_run_times_keeps_its_earlier_schedules() -> None:
     frame = trace()
     cluster, two_pool_frame = two_pool_workload()
     requested = Las(
-        PolicyContext(restart_cost_s=RESTART_S), learn_run_times=False, starve_limit=32.0
+        PolicyContext(restart_cost_s=RESTART_S),
+        learn_run_times=False,
+        starve_limit=32.0,
+        rank_preempt_factor=None,
     )
     assert (
         fingerprint(simulate(one_pool(frame), frame, "las", requested)),
         fingerprint(simulate(cluster, two_pool_frame, "las", requested)),
     ) == LAS_REQUESTED_TIME_LEFT
+
+
+LAS_QUEUES_ONLY = ((1100, 100, "35a7707c947ec50b"), (1092, 101, "ef2a3d8fba7a881c"))
+"""LAS's pins before a job could preempt one of its own queue judged to have at least twice its
+device-time left (2026-12-07)."""
+
+
+def test_las_preempting_by_queues_only_keeps_its_earlier_schedules() -> None:
+    """LAS with ``rank_preempt_factor=None`` (a job preempts only jobs two queues below its
+    own) makes exactly the schedules it made before it could preempt by judged time left."""
+    frame = trace()
+    cluster, two_pool_frame = two_pool_workload()
+    queues_only = Las(PolicyContext(restart_cost_s=RESTART_S), rank_preempt_factor=None)
+    assert (
+        fingerprint(simulate(one_pool(frame), frame, "las", queues_only)),
+        fingerprint(simulate(cluster, two_pool_frame, "las", queues_only)),
+    ) == LAS_QUEUES_ONLY

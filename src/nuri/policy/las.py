@@ -21,8 +21,9 @@ then id, promoted jobs last (below). Each pass walks the pending jobs in that or
 
 1. starts a job on the candidate pool with most free devices if it fits (gang placement by
    :class:`~nuri.policy.placement.FreeDevices`, which consolidates onto few nodes);
-2. otherwise *preempts*: running jobs at least ``preempt_gap`` queues below it in one candidate
-   pool, least valuable first (lowest queue, lowest tier, most requested device-time left,
+2. otherwise *preempts*: running jobs at least ``preempt_gap`` queues below it, or of its own
+   queue or a lower one judged to have far more time left (*Preempting by judged time left*),
+   in one candidate pool, least valuable first (lowest queue, lowest tier, most requested device-time left,
    latest submission), are freed
    (``FreeDevices.give_back``) until the job fits -- on one node if the job fits one node,
    since such a job never spans nodes; among the candidate pools and nodes, the choice whose
@@ -57,6 +58,24 @@ the Gavel Philly-derived trace it took LAS from 1.30 to 1.19 times the SRTF orac
 and to 1.13 with the starvation limit raised to match (docs/scheduling.md). Without history (a
 new service, a rare limit) the order is exactly the requested time left, and
 ``learn_run_times=False`` keeps that order everywhere.
+
+Preempting by judged time left
+------------------------------
+Queues alone never let jobs of one queue preempt each other: every job past 16 device-hours
+shares the bottom queue, so a long job that started there held its devices against any job of
+that queue that was likely nearly done. With ``rank_preempt_factor`` (default 2), a pending job
+may also preempt a running job of its own queue or a lower one that is judged, from finished
+jobs' run times (the Gittins rank above), to have more than its own device-time left and at
+least ``rank_preempt_factor`` times it; where a limit has no history yet, its requested
+device-time left is the judge, as in the order within a queue. The factor is hysteresis, as ``preempt_gap`` is
+between queues: a job is not stopped for one that is judged only a little shorter, and two jobs
+do not pass the devices back and forth as their ranks move. ``min_run_s`` protects a (re)start
+as before, victims are still taken least valuable first, and the pass's budget still counts
+them. None keeps preemption to the queues (``preempt_gap``), as before 2026-12-07.
+
+A rank moves as a job runs (it jumps up when a job outlives the run times its limit's history
+expected), and the policy does not wake for such a move: the next arrival, end, threshold or
+protection end re-judges it.
 
 A job is demoted when its attained service crosses a threshold; :meth:`Las.wake_at` tells the
 engine when that (or the end of a protection, or a promotion) happens, so it re-decides then.
@@ -115,8 +134,9 @@ Thrashing
 ---------
 Each preemption costs the victim ``PolicyContext.restart_cost_s`` (the simulator charges it).
 Three guards keep preemptions rare: a job preempts only jobs ``preempt_gap`` (2) or more queues
-below its own -- hysteresis, so a job that has just crossed one threshold is not stopped for a
-job one queue up; a (re)started job is protected for ``min_run_s`` (by default
+below its own, or judged to have ``rank_preempt_factor`` (2) times its time left -- hysteresis,
+so a job that has just crossed one threshold is not stopped for a job one queue up, nor one
+for a job judged a little shorter; a (re)started job is protected for ``min_run_s`` (by default
 ``max(10 * restart_cost_s, 15 min)``); and a promoted job's protection grows with its wait.
 
 Defaults and how they were chosen
@@ -130,7 +150,11 @@ mean JCT 88.1 h (SRTF oracle 64.0 h, Slurm multifactor 536 h), mean bounded slow
 2026-12-05), and with the victims chosen by worth (*Which victims*) 83.4 h, mean bounded
 slowdown 2.1, p99 0.97x multifactor's and 1.81 preemptions per job (2026-12-06). Ranked by
 learnt run times (*Order within a queue*) it gave 75.8 h with ``starve_limit`` 32, and 72.2 h,
-p99 0.93x multifactor's and 1.61 preemptions per job with 128 (2026-12-07).
+p99 0.93x multifactor's and 1.61 preemptions per job with 128 (2026-12-07); preempting by
+judged time left (``rank_preempt_factor`` 2) then gave 69.9 h (1.09x the oracle), p99 0.97x
+multifactor's, and 1.97 preemptions per job (factor 3: 70.3 h, 1.84; 4: 70.8 h, 1.80). Judged
+only where a limit has a history (not by the limit alone) it gave 71.8 h: much of the gain is
+on jobs whose limits are too rare to have one.
 
 Why ``starve_limit`` went from 32 to 128: once jobs are ranked by learnt run times, a job that
 waits long is mostly one the history says will run long, and promoting it early puts it before
@@ -260,6 +284,10 @@ DEFAULT_MAX_PREEMPTIONS = 32
 """Per decision, jobs start by preempting only while fewer than this many were preempted
 (see *Preemption budget* in the module docstring)."""
 
+DEFAULT_RANK_PREEMPT_FACTOR: float | None = 2.0
+"""A job may preempt one of its own queue or a lower one judged to have at least this many
+times its device-time left (see *Preempting by judged time left*); None until 2026-12-07."""
+
 DEFAULT_PROMOTED_RUN_FACTOR = 2.0
 """A promoted job is protected until its run time reaches this many times wait / starve_limit."""
 
@@ -322,6 +350,7 @@ class Las:
         request_order_from: int | None = DEFAULT_REQUEST_ORDER_FROM,
         victim_choice: VictimChoice = DEFAULT_VICTIM_CHOICE,
         learn_run_times: bool = True,
+        rank_preempt_factor: float | None = DEFAULT_RANK_PREEMPT_FACTOR,
     ) -> None:
         restart_cost_s = (context or PolicyContext()).restart_cost_s
         thresholds = tuple(float(t) * 3600.0 for t in thresholds_gpu_hours)
@@ -356,6 +385,15 @@ class Las:
         self.learn_run_times = learn_run_times
         """Whether requested device-time left gives way to the Gittins rank that finished jobs'
         run times give a job's time limit (see *Order within a queue*)."""
+        if rank_preempt_factor is not None and rank_preempt_factor < 1.0:
+            raise ValueError("rank_preempt_factor must be at least 1 (or None: queues only)")
+        self.rank_preempt_factor = rank_preempt_factor
+        """A job may also preempt one of its own queue or a lower one judged to have this many
+        times its device-time left (see *Preempting by judged time left*); None: queues only."""
+        # Only where queues are ordered by time left is there a judged time left to compare.
+        self._rank_factor = None if request_order_from is None else rank_preempt_factor
+        self._reach = preempt_gap if self._rank_factor is None else 0
+        """How many queues below a pending job its victims may be, at the least."""
         self._rank_tables = RankTables()
         # Per tier, the scaled thresholds less float slack: queue = how many of them are <= x.
         self._bounds: dict[Tier, tuple[float, ...]] = {
@@ -471,14 +509,16 @@ class Las:
         jobs = snapshot.pending
         ranks = self.ranks_of(snapshot)
         queues, order = self.pass_order(jobs, now, ranks)
-        if queues[order[0]] + self.preempt_gap > len(self.thresholds_s) and not any(
+        factor, reach = self._rank_factor, self._reach
+        lefts: dict[int, float] = {}  # judged device-time left of each victim, by job id
+        if queues[order[0]] + reach > len(self.thresholds_s) and not any(
             pool.free_devices for pool in snapshot.pools
         ):
             return []  # nothing is free and no job may preempt: the loop below would stop at once
         view = PassView(snapshot, self.victim_choice)
         victims_known = False  # worked out when first needed: many passes never preempt
         decisions: list[Decision] = []
-        failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool, int], int] = {}
+        failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool, int, int, bool], int] = {}
         options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]] = {}
         budget = self.max_preemptions
         preemptions = 0
@@ -491,12 +531,10 @@ class Las:
             if view.free.total_free() == 0:
                 if not victims_known:
                     view.add_victims(
-                        self._victims(snapshot, now, queues[order[0]] + self.preempt_gap, ranks)
+                        self._victims(snapshot, now, queues[order[0]] + reach, ranks, lefts)
                     )
                     victims_known = True
-                if not any(
-                    victim.worth >= queue + self.preempt_gap for victim in view.first_victims()
-                ):
+                if not any(victim.worth >= queue + reach for victim in view.first_victims()):
                     break  # nothing is free and nobody below this queue may be preempted
             where = (job.pool_id, job.accelerator, job.allowed_pool_ids)
             pools = options.get(where)
@@ -509,6 +547,8 @@ class Las:
                 tuple(job.devices > pool.node_size for pool in pools),
                 job.preemptible,
                 queue,
+                job.tier.rank,
+                self._late(job, queue),
             )
             if job.devices >= failed.get(key, job.devices + 1):
                 continue  # a job no larger, with the same options, could not start
@@ -516,10 +556,20 @@ class Las:
             if start is None:
                 if not victims_known:
                     view.add_victims(
-                        self._victims(snapshot, now, queues[order[0]] + self.preempt_gap, ranks)
+                        self._victims(snapshot, now, queues[order[0]] + reach, ranks, lefts)
                     )
                     victims_known = True
-                chosen = view.start_by_preempting(pools, job, _below(queue + self.preempt_gap - 1))
+                if factor is None or queue < (self.request_order_from or 0):
+                    may_preempt = _below(queue + self.preempt_gap - 1)
+                else:
+                    may_preempt = _below_or_judged_longer(
+                        queue + self.preempt_gap - 1,
+                        queue,
+                        self.requested_left(job, queue, ranks),
+                        factor,
+                        lefts,
+                    )
+                chosen = view.start_by_preempting(pools, job, may_preempt)
                 if chosen is None:
                     failed[key] = job.devices
                     continue
@@ -613,6 +663,7 @@ class Las:
         now: float,
         lowest: int = 1,
         ranks: RankIndex = NO_RANKS,
+        lefts: dict[int, float] | None = None,
     ) -> list[tuple[RunningJob, float]]:
         """``(job, queue)`` of the running jobs that may be preempted now (not protected, in
         queue ``lowest`` or a lower one; never queue 0), least valuable first: lowest queue
@@ -663,6 +714,8 @@ class Las:
                 if request_from is None or queue < request_from
                 else ranks.left(job.time_limit_s, devices, total)
             )
+            if lefts is not None:
+                lefts[job.job_id] = left
             ranked.append(
                 ((-queue, -job.tier.rank, -left, -job.submitted_at, -job.job_id), job, queue)
             )
@@ -691,7 +744,8 @@ class Las:
                 if at is not None:
                     times.append(at)
         last_queue = len(self.thresholds_s)
-        if best_pending + self.preempt_gap > last_queue:
+        reach = self._reach
+        if best_pending + reach > last_queue:
             # No running job can be in a queue best_pending could preempt, now or after its
             # next threshold (the two conditions below need queue + 1 <= last_queue or queue
             # >= best_pending + preempt_gap, with queue <= last_queue): only promotions count.
@@ -710,10 +764,10 @@ class Las:
                 (0.0, this_attempt) if promoted else (attained, attained + this_attempt)
             )
             queue = bisect_right(self._bounds[running.tier], service)
-            if queue < last_queue and best_pending + self.preempt_gap <= queue + 1:
+            if queue < last_queue and best_pending + reach <= queue + 1:
                 threshold = self.thresholds_s[queue] * self.tier_scale[running.tier]
                 times.append(running.started_at + (threshold - start_service) / devices)
-            if queue >= best_pending + self.preempt_gap:
+            if queue >= max(1, best_pending + reach):  # queue 0 is never preempted
                 times.append(
                     self._protection_end(running, devices, promoted)
                     if running.preemptible
@@ -783,6 +837,25 @@ def _start_rest_on_free(
         starts.append(start)
         largest = most_free()
     return starts
+
+
+def _below_or_judged_longer(
+    below: int, queue: int, left: float, factor: float, lefts: Mapping[int, float]
+) -> Callable[["Victim"], bool]:
+    """Whether a victim is in a lower queue than ``below``, or in ``queue`` or a lower one and
+    judged to have more than ``left`` and at least ``factor * left`` device-seconds left
+    (``lefts``, by job id)."""
+    bar = factor * left
+
+    def eligible(victim: "Victim") -> bool:
+        if victim.worth > below:
+            return True
+        if victim.worth < queue:
+            return False
+        victim_left = lefts[victim.job.job_id]
+        return victim_left >= bar and victim_left > left
+
+    return eligible
 
 
 def _below(queue: int) -> Callable[["Victim"], bool]:
