@@ -666,7 +666,7 @@ def running_left(policy: Las, run: RunningJob, now: float, ranks: RankIndex) -> 
     """A running job's judged device-time left from all the service it has attained by
     ``now`` (0 in queues before request_order_from)."""
     _, service = policy.running_service(run, now)
-    attained = run.attained_device_seconds + run.devices * max(0.0, now - run.started_at)
+    attained = run.attained_at(now)
     as_pending = PendingJob(
         job_id=run.job_id,
         project_id=run.project_id,
