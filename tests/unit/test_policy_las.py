@@ -900,6 +900,83 @@ def test_wake_at_equals_the_rules_through_the_per_job_methods(
     assert policy.wake_at(later) == reference_wake_at(policy, later)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    snapshot=snapshots(),
+    shifts=st.lists(st.floats(0.0, 3 * 86_400.0), min_size=1, max_size=4),
+    history=st.booleans(),
+    kept=st.sampled_from([1, 3, las_module.ATTEMPTS_KEPT]),
+)
+def test_one_policy_over_many_snapshots_decides_as_a_fresh_one(
+    snapshot: ClusterSnapshot, shifts: list[float], history: bool, kept: int
+) -> None:
+    """The per-attempt facts a policy keeps between decisions change nothing: one policy that
+    sees the same running jobs at later times, and then a running job whose attempt changed
+    (another start, more service before it), decides and wakes exactly as a new policy does,
+    however few attempts it may keep."""
+    if history:
+        snapshot = with_history(snapshot)
+    kept_policy = Las(PolicyContext(restart_cost_s=60.0))
+    later = [replace(snapshot, now=snapshot.now + shift) for shift in sorted(shifts)]
+    if snapshot.running:
+        first, *rest = snapshot.running
+        restarted = replace(
+            first,
+            started_at=first.started_at + 1_800.0,
+            attained_device_seconds=first.attained_device_seconds + 3_600.0,
+        )
+        last = later[-1]
+        later.append(replace(last, running=(restarted, *rest), now=last.now + 1_800.0))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(las_module, "ATTEMPTS_KEPT", kept)
+        for moment in later:
+            fresh = Las(PolicyContext(restart_cost_s=60.0))
+            assert list(kept_policy.decide(moment)) == list(fresh.decide(moment))
+            assert kept_policy.wake_at(moment) == fresh.wake_at(moment)
+    assert len(kept_policy._attempts) <= max(kept, 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries=st.lists(
+        st.tuples(st.integers(1, 3), st.sampled_from([0.0, 1.0, 2.0, 3.5, 7.0, 1e6])),
+        max_size=8,
+    ),
+    queue=st.integers(0, 3),
+    gap=st.integers(1, 3),
+    left=st.one_of(st.none(), st.sampled_from([0.0, 1.0, 1.75, 3.5, 1e6])),
+    factor=st.sampled_from([1.0, 2.0, 4.0]),
+)
+def test_could_preempt_answers_as_the_victim_tests_over_every_candidate(
+    entries: list[tuple[int, float]], queue: int, gap: int, left: float | None, factor: float
+) -> None:
+    """Candidates.could_preempt, from two aggregates, is true exactly when some candidate
+    passes the victim test decide would then apply (by queue alone without a judged time left,
+    by queue or judged time left with one)."""
+    jobs = [
+        running(index + 1, "a", (0,), started=0.0, submitted=0.0) for index in range(len(entries))
+    ]
+    candidates = las_module.Candidates(
+        [
+            (job, job_queue, job_left, (0, 0.0, -job.job_id))
+            for job, (job_queue, job_left) in zip(jobs, entries, strict=True)
+        ],
+        3,
+    )
+    lefts = {job.job_id: job_left for job, (_, job_left) in zip(jobs, entries, strict=True)}
+    below = queue + gap - 1
+    test = (
+        las_module._below(below)
+        if left is None
+        else las_module._below_or_judged_longer(below, queue, left, factor, lefts)
+    )
+    victims = [
+        Victim(job, float(job_queue), job.placement, 1, 1, index)
+        for index, (job, (job_queue, _)) in enumerate(zip(jobs, entries, strict=True))
+    ]
+    assert candidates.could_preempt(below, queue, left, factor) == any(map(test, victims))
+
+
 def node_choice_snapshot() -> ClusterSnapshot:
     """Two full 8-device nodes, everything in the bottom queue and out of its protection: node
     ``a`` holds one 8-device job with 8 device-hours of its request left, node ``b`` eight

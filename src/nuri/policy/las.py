@@ -216,6 +216,7 @@ and a job no larger than one that could not start is skipped in O(1); once the b
 jobs larger than any pool's free devices are skipped in one vectorised step.
 """
 
+import math
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
@@ -288,6 +289,9 @@ DEFAULT_RANK_PREEMPT_FACTOR: float | None = 2.0
 """A job may preempt one of its own queue or a lower one judged to have at least this many
 times its device-time left (see *Preempting by judged time left*); None until 2026-12-07."""
 
+ATTEMPTS_KEPT = 65_536
+"""Running jobs whose per-attempt facts :class:`Las` keeps between decisions (then it starts over)."""
+
 DEFAULT_PROMOTED_RUN_FACTOR = 2.0
 """A promoted job is protected until its run time reaches this many times wait / starve_limit."""
 
@@ -321,6 +325,36 @@ def _slack_array(bounds: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """:func:`_slack` of every element, with the same floating-point operations."""
     result: npt.NDArray[np.float64] = bounds - _EPS * np.maximum(1.0, np.abs(bounds))
     return result
+
+
+class _Attempt(NamedTuple):
+    """What a pass needs of a running job that does not change while the attempt runs.
+
+    Worked out once per :class:`RunningJob` object and kept (:meth:`Las._attempt`): the simulator
+    hands the same objects to every pass while they run, and a pass reads every running job
+    (victims, wake-ups), where working out promotion and protection again cost more than the
+    rest of the pass. Every field is computed with the same floating-point operations as the
+    scalar methods it stands for, so decisions do not change.
+    """
+
+    job: RunningJob
+    devices: int
+    started_at: float
+    attained: float
+    """Device-seconds attained before the attempt (``job.attained_device_seconds``)."""
+    start_service: float
+    """Service at the attempt's start by which it is ranked (:meth:`Las.running_service`)."""
+    bounds: tuple[float, ...]
+    """The queue bounds of the job's tier (its queue: ``bisect_right(bounds, service)``)."""
+    protection_end: float
+    """:meth:`Las.protected_until` (``inf``: never preempted)."""
+    guard: float
+    """``_slack(protection_end)``: the job may be preempted from this moment."""
+    crossings: tuple[float, ...]
+    """When the job crosses each queue's threshold, by queue it leaves (as :meth:`Las.wake_at`
+    works it out)."""
+    key: tuple[int, float, int]
+    """``(-tier rank, -submission time, -id)``: the end of its key as a victim."""
 
 
 class Las:
@@ -395,6 +429,8 @@ class Las:
         self._reach = preempt_gap if self._rank_factor is None else 0
         """How many queues below a pending job its victims may be, at the least."""
         self._rank_tables = RankTables()
+        self._attempts: dict[int, _Attempt] = {}
+        """A memo, not state: each running job's :class:`_Attempt`, by ``id`` of the object."""
         # Per tier, the scaled thresholds less float slack: queue = how many of them are <= x.
         self._bounds: dict[Tier, tuple[float, ...]] = {
             tier: tuple(_slack(t * self.tier_scale[tier]) for t in thresholds) for tier in Tier
@@ -499,6 +535,40 @@ class Las:
             until = max(until, job.started_at + earned)
         return until
 
+    def _attempt(self, job: RunningJob) -> _Attempt:
+        """The :class:`_Attempt` of a running job, from the memo when this object is in it."""
+        known = self._attempts.get(id(job))
+        if known is not None and known.job is job:
+            return known
+        placement = job.placement
+        devices = len(placement[0].device_indices) if len(placement) == 1 else job.devices
+        attained = job.attained_device_seconds
+        promoted = attained > 0.0 and self._promoted_at_start(job, devices)
+        start_service = 0.0 if promoted else attained
+        preemptible = job.preemptible
+        end = self._protection_end(job, devices, promoted) if preemptible else float("inf")
+        scale = self.tier_scale[job.tier]
+        crossings = tuple(
+            job.started_at + (threshold * scale - start_service) / devices
+            for threshold in self.thresholds_s
+        )
+        attempt = _Attempt(
+            job,
+            devices,
+            job.started_at,
+            attained,
+            start_service,
+            self._bounds[job.tier],
+            end,
+            _slack(end) if preemptible else end,  # _slack(inf) is nan
+            crossings,
+            (-job.tier.rank, -job.submitted_at, -job.job_id),
+        )
+        if len(self._attempts) >= ATTEMPTS_KEPT:
+            self._attempts.clear()
+        self._attempts[id(job)] = attempt
+        return attempt
+
     # -- the policy ------------------------------------------------------------------------------
 
     def decide(self, snapshot: ClusterSnapshot) -> Sequence[Decision]:
@@ -516,7 +586,10 @@ class Las:
         ):
             return []  # nothing is free and no job may preempt: the loop below would stop at once
         view = PassView(snapshot, self.victim_choice)
-        victims_known = False  # worked out when first needed: many passes never preempt
+        # Worked out when first needed (many passes never preempt), and registered with the
+        # view only once some job could preempt one of them (most passes that look never do).
+        candidates: Candidates | None = None
+        registered = False
         decisions: list[Decision] = []
         failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool, int, int, bool], int] = {}
         options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]] = {}
@@ -529,12 +602,13 @@ class Las:
                 break  # the preemption budget is spent: the rest may only use free devices
             job, queue = jobs[index], queues[index]
             if view.free.total_free() == 0:
-                if not victims_known:
-                    view.add_victims(
-                        self._victims(snapshot, now, queues[order[0]] + reach, ranks, lefts)
-                    )
-                    victims_known = True
-                if not any(victim.worth >= queue + reach for victim in view.first_victims()):
+                if candidates is None:
+                    candidates = self._candidates(snapshot, now, queues[order[0]] + reach, ranks)
+                if registered:
+                    anyone = any(victim.worth >= queue + reach for victim in view.first_victims())
+                else:  # nobody is preempted yet: the lowest queue of all is some pool's first
+                    anyone = candidates.lowest_queue >= queue + reach
+                if not anyone:
                     break  # nothing is free and nobody below this queue may be preempted
             where = (job.pool_id, job.accelerator, job.allowed_pool_ids)
             pools = options.get(where)
@@ -554,21 +628,23 @@ class Las:
                 continue  # a job no larger, with the same options, could not start
             start = view.start_on_free(pools, job)
             if start is None:
-                if not victims_known:
-                    view.add_victims(
-                        self._victims(snapshot, now, queues[order[0]] + reach, ranks, lefts)
-                    )
-                    victims_known = True
+                if candidates is None:
+                    candidates = self._candidates(snapshot, now, queues[order[0]] + reach, ranks)
+                below = queue + self.preempt_gap - 1
                 if factor is None or queue < (self.request_order_from or 0):
-                    may_preempt = _below(queue + self.preempt_gap - 1)
+                    if not candidates.could_preempt(below, queue, None, 1.0):
+                        failed[key] = job.devices
+                        continue
+                    may_preempt = _below(below)
                 else:
-                    may_preempt = _below_or_judged_longer(
-                        queue + self.preempt_gap - 1,
-                        queue,
-                        self.requested_left(job, queue, ranks),
-                        factor,
-                        lefts,
-                    )
+                    left = self.requested_left(job, queue, ranks)
+                    if not candidates.could_preempt(below, queue, left, factor):
+                        failed[key] = job.devices
+                        continue
+                    may_preempt = _below_or_judged_longer(below, queue, left, factor, lefts)
+                if not registered:
+                    view.add_victims(candidates.ranked(lefts))
+                    registered = True
                 chosen = view.start_by_preempting(pools, job, may_preempt)
                 if chosen is None:
                     failed[key] = job.devices
@@ -675,38 +751,36 @@ class Las:
         ``preempt_gap``): no job of the pass could preempt the others, so leaving them out
         changes no choice, and the victim index is built over fewer jobs.
         """
+        return self._candidates(snapshot, now, lowest, ranks).ranked(lefts)
+
+    def _candidates(
+        self, snapshot: ClusterSnapshot, now: float, lowest: int, ranks: RankIndex
+    ) -> "Candidates":
+        """The running jobs :meth:`_victims` ranks, not ranked yet (see :class:`Candidates`)."""
         lowest = max(1, lowest)  # nothing outranks queue 0
-        if lowest > len(self.thresholds_s):
-            return []  # below the last queue: no job can be there
-        ranked: list[tuple[tuple[int, int, float, float, int], RunningJob, int]] = []
-        min_run_s, bounds = self.min_run_s, self._bounds
+        last_queue = len(self.thresholds_s)
+        if lowest > last_queue:
+            return Candidates([], last_queue)  # below the last queue: no job can be there
+        entries: list[tuple[RunningJob, int, float, tuple[int, float, int]]] = []
         request_from = self.request_order_from
-        # Queue `lowest` or a lower one means a service of at least its bound (bisect_right
-        # counts the bounds <= service). Service is at most all attained by now (an attempt
-        # that started promoted counts only itself), so a job whose total is below the bound
-        # is left out before its protection and promotion are worked out: most running jobs.
-        floors = {tier: tier_bounds[lowest - 1] for tier, tier_bounds in bounds.items()}
+        memo, attempt_of = self._attempts, self._attempt
         for job in snapshot.running:
-            if not job.preemptible:
+            attempt = memo.get(id(job))
+            if attempt is None or attempt.job is not job:
+                attempt = attempt_of(job)
+            if now < attempt.guard:
+                continue  # protected (or never preemptible)
+            devices = attempt.devices
+            this_attempt = devices * max(0.0, now - attempt.started_at)
+            bounds = attempt.bounds
+            # Queue `lowest` or a lower one means a service of at least its bound (bisect_right
+            # counts the bounds <= service). Service is at most all attained by now (an attempt
+            # that started promoted counts only itself), so a job whose total is below the
+            # bound is left out before it is ranked: most running jobs.
+            total = attempt.attained + this_attempt
+            if total < bounds[lowest - 1]:
                 continue
-            # protected_until and running_queue, inlined: they share devices and promotion
-            placement = job.placement
-            devices = len(placement[0].device_indices) if len(placement) == 1 else job.devices
-            this_attempt = devices * max(0.0, now - job.started_at)
-            total = job.attained_device_seconds + this_attempt
-            if total < floors[job.tier]:
-                continue
-            if job.attained_device_seconds <= 0.0:  # a first attempt: never a promotion
-                until = job.started_at + min_run_s
-                if now < until - _EPS * max(1.0, abs(until)):  # _slack, inlined
-                    continue
-                service = total
-            else:
-                promoted = self._promoted_at_start(job, devices)
-                if now < _slack(self._protection_end(job, devices, promoted)):
-                    continue
-                service = this_attempt if promoted else total
-            queue = bisect_right(bounds[job.tier], service)
+            queue = bisect_right(bounds, attempt.start_service + this_attempt)
             if queue < lowest:
                 continue
             left = (
@@ -714,13 +788,8 @@ class Las:
                 if request_from is None or queue < request_from
                 else ranks.left(job.time_limit_s, devices, total)
             )
-            if lefts is not None:
-                lefts[job.job_id] = left
-            ranked.append(
-                ((-queue, -job.tier.rank, -left, -job.submitted_at, -job.job_id), job, queue)
-            )
-        ranked.sort(key=lambda entry: entry[0])
-        return [(job, float(queue)) for _, job, queue in ranked]
+            entries.append((job, queue, left, attempt.key))
+        return Candidates(entries, last_queue)
 
     def wake_at(self, snapshot: ClusterSnapshot) -> float | None:
         """The earliest future moment at which this policy could decide differently.
@@ -752,29 +821,28 @@ class Las:
             running_jobs: Sequence[RunningJob] = ()
         else:
             running_jobs = snapshot.running
+        memo, attempt_of = self._attempts, self._attempt
+        crossing_from = best_pending + reach - 1  # a crossing counts out of this queue on
+        protected_from = max(1, best_pending + reach)  # queue 0 is never preempted
+        soonest = float("inf")
         for running in running_jobs:
-            # running_service, queue_of and protected_until inlined, sharing devices and
-            # whether the attempt started promoted (never, for a first attempt)
-            placement = running.placement
-            devices = len(placement[0].device_indices) if len(placement) == 1 else running.devices
-            attained = running.attained_device_seconds
-            promoted = attained > 0.0 and self._promoted_at_start(running, devices)
-            this_attempt = devices * max(0.0, now - running.started_at)
-            start_service, service = (
-                (0.0, this_attempt) if promoted else (attained, attained + this_attempt)
-            )
-            queue = bisect_right(self._bounds[running.tier], service)
-            if queue < last_queue and best_pending + reach <= queue + 1:
-                threshold = self.thresholds_s[queue] * self.tier_scale[running.tier]
-                times.append(running.started_at + (threshold - start_service) / devices)
-            if queue >= max(1, best_pending + reach):  # queue 0 is never preempted
-                times.append(
-                    self._protection_end(running, devices, promoted)
-                    if running.preemptible
-                    else float("inf")
-                )
-        future = [at for at in times if at > now and at != float("inf")]
-        return min(future) if future else None
+            attempt = memo.get(id(running))
+            if attempt is None or attempt.job is not running:
+                attempt = attempt_of(running)
+            service = attempt.start_service + attempt.devices * max(0.0, now - attempt.started_at)
+            queue = bisect_right(attempt.bounds, service)
+            if queue < last_queue and queue >= crossing_from:
+                at = attempt.crossings[queue]
+                if now < at < soonest:
+                    soonest = at
+            if queue >= protected_from:
+                at = attempt.protection_end
+                if now < at < soonest:
+                    soonest = at
+        for at in times:
+            if now < at < soonest:
+                soonest = at
+        return None if soonest == float("inf") else soonest
 
     def _promotion_time(self, job: PendingJob) -> float | None:
         """When a pending job that has run will reach its starvation promotion (None: never)."""
@@ -788,6 +856,63 @@ class Las:
         if self.max_wait_s is not None:
             options.append(base + self.max_wait_s * (1 + job.preemptions))
         return min(options) if options else None
+
+
+class Candidates:
+    """The running jobs one pass may preempt, with what decides whether a job could preempt any.
+
+    ``entries`` are ``(job, queue, judged device-time left, (-tier rank, -submission, -id))``
+    in no order. Most passes in which a job cannot start on free devices find nobody it may
+    preempt (on a synthetic 30,000-job trace, four in five), so the entries are ranked and
+    registered with a :class:`PassView` only for a job that passes :meth:`could_preempt`, an
+    exact test in O(1): the lowest queue among them, and per queue the most time left judged
+    in it or a lower one. Both are of all the entries, so once some are preempted the test is
+    still necessary, no longer sufficient.
+    """
+
+    __slots__ = ("entries", "lowest_queue", "most_left_from")
+
+    def __init__(
+        self,
+        entries: list[tuple[RunningJob, int, float, tuple[int, float, int]]],
+        last_queue: int,
+    ) -> None:
+        self.entries = entries
+        most = [-math.inf] * (last_queue + 1)
+        lowest_queue = -1
+        for _, queue, left, _ in entries:
+            if left > most[queue]:
+                most[queue] = left
+            if queue > lowest_queue:
+                lowest_queue = queue
+        for queue in range(last_queue - 1, -1, -1):
+            most[queue] = max(most[queue], most[queue + 1])
+        self.lowest_queue = lowest_queue
+        """The lowest queue (largest number) of any entry; -1 without entries."""
+        self.most_left_from = most
+        """Per queue, the most device-time left judged of any entry in it or a lower one."""
+
+    def could_preempt(self, below: int, queue: int, left: float | None, factor: float) -> bool:
+        """Whether any entry is in a lower queue than ``below``, or, with ``left`` given, in
+        ``queue`` or a lower one and judged to have more than ``left`` and at least ``factor *
+        left`` (what :func:`_below` and :func:`_below_or_judged_longer` accept)."""
+        if self.lowest_queue > below:
+            return True
+        if left is None or queue > self.lowest_queue:
+            return False
+        most = self.most_left_from[queue]
+        return most >= factor * left and most > left
+
+    def ranked(self, lefts: dict[int, float] | None = None) -> list[tuple[RunningJob, float]]:
+        """``(job, queue)`` least valuable first, as :meth:`Las._victims` returns them; each
+        job's judged time left goes into ``lefts`` (by job id) when given."""
+        if lefts is not None:
+            lefts.update((job.job_id, left) for job, _, left, _ in self.entries)
+        ranked = sorted(
+            self.entries,
+            key=lambda entry: (-entry[1], entry[3][0], -entry[2], entry[3][1], entry[3][2]),
+        )
+        return [(job, float(queue)) for job, queue, _, _ in ranked]
 
 
 def _start_rest_on_free(
