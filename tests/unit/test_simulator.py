@@ -306,3 +306,32 @@ def test_snapshots_learn_run_times_only_of_jobs_that_have_ended() -> None:
         ended = sorted((end, run_of[job_id]) for job_id, end in ends.items() if end <= snapshot.now)
         assert runs == tuple(run for _, run in ended[: len(runs)])
     assert seen == 2 * RUN_TIMES_REFRESH
+
+
+def test_snapshot_group_usage_is_the_usage_at_its_instant() -> None:
+    """The groups a snapshot carries hold each group's share, decayed usage and delivered
+    device-seconds at that snapshot's instant, read back the same whenever they are first read
+    (the records are built on first reading), and a snapshot read only after the run ended
+    still shows its own instant."""
+    cluster = spec(("h100", "H100", 1, 2))
+    jobs = [job(1, 0.0, 3_600.0, group="a"), job(2, 0.0, 3_600.0, group="b"), job(3, 10.0, 50.0)]
+    policy = _Recording()
+    result = Simulator(cluster, policy, shares={1: 0.75, 2: 0.25}).run(jobs)
+    assert result.outcomes
+    later = policy.snapshots[-1]
+    assert later.now == 3_600.0
+    usage = dict(later.groups)
+    assert set(usage) == {1, 2}
+    assert usage[1].share == 0.75 and usage[2].share == 0.25
+    # both groups ran one device from 0 to 3,600 s: delivered undecayed, decayed a little less
+    for group in (1, 2):
+        assert usage[group].project_id == group
+        assert usage[group].delivered == pytest.approx(3_600.0)
+        assert 0.0 < usage[group].decayed_usage < 3_600.0
+    first = policy.snapshots[0]
+    assert first.now == 0.0
+    assert {g: (u.delivered, u.decayed_usage) for g, u in first.groups.items()} == {
+        1: (0.0, 0.0),
+        2: (0.0, 0.0),
+    }
+    assert later.groups == usage and len(later.groups) == 2
