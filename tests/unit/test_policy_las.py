@@ -958,7 +958,7 @@ def test_could_preempt_answers_as_the_victim_tests_over_every_candidate(
     ]
     candidates = las_module.Candidates(
         [
-            (job, job_queue, job_left, (0, 0.0, -job.job_id))
+            (job, job_queue, job_left)
             for job, (job_queue, job_left) in zip(jobs, entries, strict=True)
         ],
         3,

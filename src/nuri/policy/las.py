@@ -350,11 +350,8 @@ class _Attempt(NamedTuple):
     """:meth:`Las.protected_until` (``inf``: never preempted)."""
     guard: float
     """``_slack(protection_end)``: the job may be preempted from this moment."""
-    crossings: tuple[float, ...]
-    """When the job crosses each queue's threshold, by queue it leaves (as :meth:`Las.wake_at`
-    works it out)."""
-    key: tuple[int, float, int]
-    """``(-tier rank, -submission time, -id)``: the end of its key as a victim."""
+    thresholds: tuple[float, ...]
+    """The queue thresholds of the job's tier, in device-seconds (scaled by its tier)."""
 
 
 class Las:
@@ -431,6 +428,10 @@ class Las:
         self._rank_tables = RankTables()
         self._attempts: dict[int, _Attempt] = {}
         """A memo, not state: each running job's :class:`_Attempt`, by ``id`` of the object."""
+        self._scaled: dict[Tier, tuple[float, ...]] = {
+            tier: tuple(t * self.tier_scale[tier] for t in thresholds) for tier in Tier
+        }
+        """Per tier, the thresholds scaled by the tier (device-seconds)."""
         # Per tier, the scaled thresholds less float slack: queue = how many of them are <= x.
         self._bounds: dict[Tier, tuple[float, ...]] = {
             tier: tuple(_slack(t * self.tier_scale[tier]) for t in thresholds) for tier in Tier
@@ -535,8 +536,9 @@ class Las:
             until = max(until, job.started_at + earned)
         return until
 
-    def _attempt(self, job: RunningJob) -> _Attempt:
-        """The :class:`_Attempt` of a running job, from the memo when this object is in it."""
+    def _attempt(self, job: RunningJob, keep: bool = True) -> _Attempt:
+        """The :class:`_Attempt` of a running job: from the memo when this object is in it,
+        else worked out (and, with ``keep``, kept)."""
         known = self._attempts.get(id(job))
         if known is not None and known.job is job:
             return known
@@ -547,26 +549,27 @@ class Las:
         start_service = 0.0 if promoted else attained
         preemptible = job.preemptible
         end = self._protection_end(job, devices, promoted) if preemptible else float("inf")
-        scale = self.tier_scale[job.tier]
-        crossings = tuple(
-            job.started_at + (threshold * scale - start_service) / devices
-            for threshold in self.thresholds_s
+        tier = job.tier
+        # tuple.__new__, not _Attempt(...): a named tuple's own constructor is Python code, and
+        # a live decision makes one of these per running job past queue 0 (thousands)
+        attempt = tuple.__new__(
+            _Attempt,
+            (
+                job,
+                devices,
+                job.started_at,
+                attained,
+                start_service,
+                self._bounds[tier],
+                end,
+                _slack(end) if preemptible else end,  # _slack(inf) is nan
+                self._scaled[tier],
+            ),
         )
-        attempt = _Attempt(
-            job,
-            devices,
-            job.started_at,
-            attained,
-            start_service,
-            self._bounds[job.tier],
-            end,
-            _slack(end) if preemptible else end,  # _slack(inf) is nan
-            crossings,
-            (-job.tier.rank, -job.submitted_at, -job.job_id),
-        )
-        if len(self._attempts) >= ATTEMPTS_KEPT:
-            self._attempts.clear()
-        self._attempts[id(job)] = attempt
+        if keep:
+            if len(self._attempts) >= ATTEMPTS_KEPT:
+                self._attempts.clear()
+            self._attempts[id(job)] = attempt
         return attempt
 
     # -- the policy ------------------------------------------------------------------------------
@@ -761,16 +764,28 @@ class Las:
         last_queue = len(self.thresholds_s)
         if lowest > last_queue:
             return Candidates([], last_queue)  # below the last queue: no job can be there
-        entries: list[tuple[RunningJob, int, float, tuple[int, float, int]]] = []
+        entries: list[tuple[RunningJob, int, float]] = []
         request_from = self.request_order_from
         memo, attempt_of = self._attempts, self._attempt
         floor = lowest - 1
+        floors = {tier: tier_bounds[floor] for tier, tier_bounds in self._bounds.items()}
         for job in snapshot.running:
             attempt = memo.get(id(job))
             if attempt is None or attempt[0] is not job:
-                attempt = attempt_of(job)
+                # Not seen before (in a live decision, no job is): tested against the floor
+                # (below) from the job alone first, so that only the jobs past it, not every
+                # running job, have their facts worked out (same arithmetic as below); and
+                # not kept: wake_at keeps them, which the simulator asks after every pass and
+                # the live engine, whose jobs are new objects every cycle, never does.
+                placement = job.placement
+                devices = len(placement[0].device_indices) if len(placement) == 1 else job.devices
+                elapsed = now - job.started_at
+                this_attempt = devices * (elapsed if elapsed > 0.0 else 0.0)
+                if job.attained_device_seconds + this_attempt < floors[job.tier]:
+                    continue
+                attempt = attempt_of(job, False)
             # Unpacked, not read by name: a pass reads every running job (about 90 here).
-            _, devices, started_at, attained, start_service, bounds, _, guard, _, key = attempt
+            _, devices, started_at, attained, start_service, bounds, _, guard, _ = attempt
             if now < guard:
                 continue  # protected (or never preemptible)
             elapsed = now - started_at
@@ -790,7 +805,7 @@ class Las:
                 if request_from is None or queue < request_from
                 else ranks.left(job.time_limit_s, devices, total)
             )
-            entries.append((job, queue, left, key))
+            entries.append((job, queue, left))
         return Candidates(entries, last_queue)
 
     def wake_at(self, snapshot: ClusterSnapshot) -> float | None:
@@ -831,13 +846,13 @@ class Las:
             attempt = memo.get(id(running))
             if attempt is None or attempt[0] is not running:
                 attempt = attempt_of(running)
-            _, devices, started_at, _, start_service, bounds, end, _, crossings, _ = attempt
+            _, devices, started_at, _, start_service, bounds, end, _, thresholds = attempt
             elapsed = now - started_at
             queue = bisect_right(
                 bounds, start_service + devices * (elapsed if elapsed > 0.0 else 0.0)
             )
             if crossing_from <= queue < last_queue:
-                at = crossings[queue]
+                at = started_at + (thresholds[queue] - start_service) / devices
                 if now < at < soonest:
                     soonest = at
             if queue >= protected_from and now < end < soonest:
@@ -864,8 +879,7 @@ class Las:
 class Candidates:
     """The running jobs one pass may preempt, with what decides whether a job could preempt any.
 
-    ``entries`` are ``(job, queue, judged device-time left, (-tier rank, -submission, -id))``
-    in no order. Most passes in which a job cannot start on free devices find nobody it may
+    ``entries`` are ``(job, queue, judged device-time left)`` in no order. Most passes in which a job cannot start on free devices find nobody it may
     preempt (on a synthetic 30,000-job trace, four in five), so the entries are ranked and
     registered with a :class:`PassView` only for a job that passes :meth:`could_preempt`, an
     exact test in O(1): the lowest queue among them, and per queue the most time left judged
@@ -877,13 +891,13 @@ class Candidates:
 
     def __init__(
         self,
-        entries: list[tuple[RunningJob, int, float, tuple[int, float, int]]],
+        entries: list[tuple[RunningJob, int, float]],
         last_queue: int,
     ) -> None:
         self.entries = entries
         most = [-math.inf] * (last_queue + 1)
         lowest_queue = -1
-        for _, queue, left, _ in entries:
+        for _, queue, left in entries:
             if left > most[queue]:
                 most[queue] = left
             if queue > lowest_queue:
@@ -910,12 +924,18 @@ class Candidates:
         """``(job, queue)`` least valuable first, as :meth:`Las._victims` returns them; each
         job's judged time left goes into ``lefts`` (by job id) when given."""
         if lefts is not None:
-            lefts.update((job.job_id, left) for job, _, left, _ in self.entries)
+            lefts.update((job.job_id, left) for job, _, left in self.entries)
         ranked = sorted(
             self.entries,
-            key=lambda entry: (-entry[1], entry[3][0], -entry[2], entry[3][1], entry[3][2]),
+            key=lambda entry: (
+                -entry[1],
+                -entry[0].tier.rank,
+                -entry[2],
+                -entry[0].submitted_at,
+                -entry[0].job_id,
+            ),
         )
-        return [(job, float(queue)) for job, queue, _, _ in ranked]
+        return [(job, float(queue)) for job, queue, _ in ranked]
 
 
 def _start_rest_on_free(
