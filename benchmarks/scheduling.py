@@ -220,7 +220,9 @@ def targets(results: dict[str, dict[str, tuple[SimResult, Metrics]]]) -> None:
     console.print(table)
 
 
-def simulator_speed(jobs: int, policies: list[str]) -> None:
+def simulator_speed(
+    jobs: int, policies: list[str], options: dict[str, dict[str, object]] | None = None
+) -> None:
     frame = with_time_limits(generate_trace(jobs, seed=1), seed=0)
     cluster = sized_cluster(frame, 0.9)
     workload = build_workload(frame, cluster)
@@ -231,7 +233,7 @@ def simulator_speed(jobs: int, policies: list[str]) -> None:
     for column in ("policy", "wall s", "jobs/s", "passes", "decisions"):
         table.add_column(column, justify="right")
     for name in policies:
-        result, _ = run_policy(cluster, workload, name, 60.0)
+        result, _ = run_policy(cluster, workload, name, 60.0, options=(options or {}).get(name))
         table.add_row(
             name,
             f"{result.wall_s:.1f}",
@@ -300,7 +302,9 @@ def big_snapshot(devices: int = 10_000, pending: int = 10_000, seed: int = 7) ->
     )
 
 
-def decision_latency(policies: list[str], repeats: int) -> None:
+def decision_latency(
+    policies: list[str], repeats: int, options: dict[str, dict[str, object]] | None = None
+) -> None:
     """p50 / p99 of one decision through ``plan``, in a heap kept as ``nuri serve`` keeps it:
     what was made before the snapshot is frozen out of the cyclic collector, and the snapshot is
     built afterwards, as the live engine builds one every cycle.
@@ -324,7 +328,7 @@ def decision_latency(policies: list[str], repeats: int) -> None:
         )
         timings, count = [], 0
         for _ in range(repeats):
-            policy = policy_named(name, context)
+            policy = policy_named(name, context, options=(options or {}).get(name))
             start = time.perf_counter()
             count = len(plan(policy, snapshot))
             timings.append((time.perf_counter() - start) * 1000)
@@ -486,7 +490,8 @@ def main(argv: list[str]) -> None:
         action="append",
         default=[],
         metavar="POLICY.OPTION=VALUE",
-        help="a constructor option of one policy (repeatable), e.g. las.preempt_gap=1",
+        help="a constructor option of one policy (repeatable), e.g. las.preempt_gap=1; applies"
+        " to the policy table, the speed run and the decision latency",
     )
     parser.add_argument(
         "--speed-policies", default="fifo,easy-backfill,las", help="policies for the speed run"
@@ -513,9 +518,11 @@ def main(argv: list[str]) -> None:
         targets(results)
     if "speed" not in skip:
         speed_policies = [p for p in args.speed_policies.split(",") if p in policies]
-        simulator_speed(20_000 if args.quick else 100_000, speed_policies)
+        simulator_speed(20_000 if args.quick else 100_000, speed_policies, options)
     if "latency" not in skip:
-        decision_latency([p for p in policies if not POLICIES[p].oracle], 5 if args.quick else 30)
+        decision_latency(
+            [p for p in policies if not POLICIES[p].oracle], 5 if args.quick else 30, options
+        )
     if "reservations" not in skip:
         reservation_lending(
             args.traces_dir,

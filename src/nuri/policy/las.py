@@ -719,22 +719,20 @@ class Las:
     ) -> tuple[list[int], list[int]]:
         """:meth:`pass_order` for a short queue, straight from the scalar rules."""
         queues = [self.pending_queue(job, now) for job in jobs]
-        late = [self._late(job, queue) for job, queue in zip(jobs, queues, strict=True)]
-        left = [
-            self.requested_left(job, queue, ranks) for job, queue in zip(jobs, queues, strict=True)
+        keys = [
+            (
+                queue,
+                self._late(job, queue),
+                _TIER_RANK[job.tier],
+                self.requested_left(job, queue, ranks),
+                job.submitted_at,
+                job.job_id,
+                index,
+            )
+            for index, (job, queue) in enumerate(zip(jobs, queues, strict=True))
         ]
-        order = sorted(
-            range(len(jobs)),
-            key=lambda i: (
-                queues[i],
-                late[i],
-                jobs[i].tier.rank,
-                left[i],
-                jobs[i].submitted_at,
-                jobs[i].job_id,
-            ),
-        )
-        return queues, order
+        keys.sort()  # the index last: equal keys (none, ids are unique) keep the queue order
+        return queues, [key[-1] for key in keys]
 
     def _victims(
         self,
