@@ -205,9 +205,13 @@ within a queue by requested device-time left, and again with three queues on ope
 Gavel with 288 devices). ``None`` removes it.
 
 Cost: one pass is ``O(P log P + R log R)`` for ``P`` pending and ``R`` running jobs (the order
-vectorised in numpy from :data:`VECTOR_ORDER_JOBS` jobs; the running jobs ranked as victims
+vectorised in numpy from :data:`VECTOR_ORDER_JOBS` jobs; the running jobs gathered as victims
 only once a job cannot start on free devices, only those in queues the best pending job
-could preempt, and none at all when that queue is past the last one), plus placement of the jobs that start and, per job that preempts, a
+could preempt, and none at all when that queue is past the last one; ranked only once some job
+passes an exact O(1) test that it could preempt one of them (:class:`Candidates`: most jobs
+that look for victims find none they may take); each running job's promotion and protection
+worked out once per attempt, :class:`_Attempt`), plus placement of the jobs that start and, per
+job that preempts, a
 victim search: by default a walk over the victims in preemption order that stops at the first
 node they free (``"fewest"``: on a pool of at least :data:`VECTOR_SEARCH_NODES` nodes, nodes
 in order of a lower bound on what preempting there costs, stopping at the first bound above the
