@@ -214,13 +214,10 @@ class _Timeline:
             while position < len(started) and started[position][0] < end:
                 yield started[position]
                 position += 1
-            placement = job.placement
             if reserved:
-                yield (end, *self._split(pool, placement))
-            elif len(placement) == 1:
-                yield (end, len(placement[0].device_indices), 0)
+                yield (end, *self._split(pool, job.placement))
             else:
-                yield (end, sum(len(part.device_indices) for part in placement), 0)
+                yield (end, job.devices, 0)
         yield from started[position:]
 
     def _running_by_end(self, pool: PoolState) -> tuple[list[float], list[RunningJob]]:

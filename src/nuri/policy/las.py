@@ -546,8 +546,7 @@ class Las:
         known = self._attempts.get(id(job))
         if known is not None and known.job is job:
             return known
-        placement = job.placement
-        devices = len(placement[0].device_indices) if len(placement) == 1 else job.devices
+        devices = job.devices
         attained = job.attained_device_seconds
         promoted = attained > 0.0 and self._promoted_at_start(job, devices)
         start_service = 0.0 if promoted else attained
@@ -779,8 +778,7 @@ class Las:
                 # running job, have their facts worked out (same arithmetic as below); and
                 # not kept: wake_at keeps them, which the simulator asks after every pass and
                 # the live engine, whose jobs are new objects every cycle, never does.
-                placement = job.placement
-                devices = len(placement[0].device_indices) if len(placement) == 1 else job.devices
+                devices = job.devices
                 elapsed = now - job.started_at
                 this_attempt = devices * (elapsed if elapsed > 0.0 else 0.0)
                 if job.attained_device_seconds + this_attempt < floors[job.tier]:

@@ -122,7 +122,10 @@ class RunningJob:
 
     @property
     def devices(self) -> int:
-        return sum(len(part.device_indices) for part in self.placement)
+        placement = self.placement
+        if len(placement) == 1:  # most jobs sit on one node; policies read this every pass
+            return len(placement[0].device_indices)
+        return sum(len(part.device_indices) for part in placement)
 
     def attained_at(self, now: float) -> float:
         """Total device-seconds attained by ``now``, including this attempt so far."""
