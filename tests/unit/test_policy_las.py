@@ -713,7 +713,7 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
     view = PassView(snapshot, policy.victim_choice)
     view.vector_nodes = 10**9
     ranks = policy.ranks_of(snapshot)
-    view.add_victims(policy._victims(snapshot, now, 1, ranks))
+    view.add_victims(policy._candidates(snapshot, now, 1, ranks).ranked())
     queue_of = {job.job_id: policy.pending_queue(job, now) for job in snapshot.pending}
     victim_left = {run.job_id: running_left(policy, run, now, ranks) for run in snapshot.running}
     ordered = sorted(

@@ -737,30 +737,18 @@ class Las:
         keys.sort()  # the index last: equal keys (none, ids are unique) keep the queue order
         return queues, [key[-1] for key in keys]
 
-    def _victims(
-        self,
-        snapshot: ClusterSnapshot,
-        now: float,
-        lowest: int = 1,
-        ranks: RankIndex = NO_RANKS,
-        lefts: dict[int, float] | None = None,
-    ) -> list[tuple[RunningJob, float]]:
-        """``(job, queue)`` of the running jobs that may be preempted now (not protected, in
-        queue ``lowest`` or a lower one; never queue 0), least valuable first: lowest queue
-        (highest number), lowest tier, most device-time left (as :meth:`requested_left` judges
-        it, with ``ranks``, from all service attained by ``now``; from queue
-        ``request_order_from`` on, else not considered), latest submission, highest id.
-
-        A pass asks only for the queues its best pending job could preempt (its queue plus
-        ``preempt_gap``): no job of the pass could preempt the others, so leaving them out
-        changes no choice, and the victim index is built over fewer jobs.
-        """
-        return self._candidates(snapshot, now, lowest, ranks).ranked(lefts)
-
     def _candidates(
         self, snapshot: ClusterSnapshot, now: float, lowest: int, ranks: RankIndex
     ) -> "Candidates":
-        """The running jobs :meth:`_victims` ranks, not ranked yet (see :class:`Candidates`)."""
+        """The running jobs that may be preempted now (not protected, in queue ``lowest`` or a
+        lower one; never queue 0), each with its queue and device-time left as
+        :meth:`requested_left` judges it (with ``ranks``, from all service attained by ``now``;
+        0 before queue ``request_order_from``), unranked (:meth:`Candidates.ranked` ranks them).
+
+        A pass asks only for the queues its best pending job could preempt (its queue plus
+        its reach): no job of the pass could preempt the others, so leaving them out changes
+        no choice, and the victim index is built over fewer jobs.
+        """
         lowest = max(1, lowest)  # nothing outranks queue 0
         last_queue = len(self.thresholds_s)
         if lowest > last_queue:
@@ -921,8 +909,9 @@ class Candidates:
         return most >= factor * left and most > left
 
     def ranked(self, lefts: dict[int, float] | None = None) -> list[tuple[RunningJob, float]]:
-        """``(job, queue)`` least valuable first, as :meth:`Las._victims` returns them; each
-        job's judged time left goes into ``lefts`` (by job id) when given."""
+        """``(job, queue)`` least valuable first: lowest queue (highest number), lowest tier,
+        most judged device-time left, latest submission, highest id; each job's judged time
+        left goes into ``lefts`` (by job id) when given."""
         if lefts is not None:
             lefts.update((job.job_id, left) for job, _, left in self.entries)
         ranked = sorted(
