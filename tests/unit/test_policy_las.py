@@ -321,18 +321,30 @@ def test_no_preemption_when_it_would_not_let_the_job_start() -> None:
     assert decide(las(), snapshot) == []
 
 
-def test_with_queues_only_jobs_of_one_queue_never_preempt_each_other() -> None:
-    """With queues only, a queue-1 pending job does not preempt a queue-1 runner, however
-    long it waited and however much the runner has left."""
+def bottom_las(**overrides: object) -> Las:
+    """:func:`las` with two queues (threshold 1 h) and no starvation promotion: queue 1 is the
+    bottom queue, where by default jobs preempt by judged time left."""
+    options: dict[str, object] = {"thresholds_gpu_hours": (1.0,), "starve_limit": None}
+    options.update(overrides)
+    return las(**options)
+
+
+def test_jobs_of_one_queue_preempt_each_other_only_where_they_are_judged() -> None:
+    """A queue-1 pending job and a queue-1 runner judged to have far more left (by the limits,
+    no history: 22 h against 0.5 h, 44 times). Where queue 1 is the bottom queue the runner is
+    preempted; where it is a middle queue it is not, unless rank_preempt_from reaches it; and
+    with queues only it never is, however long the job waited."""
     snapshot = snap(
         3 * HOUR,
         (pool(1, node("a", devices=1, busy=(0,))),),
         (pending(9, submitted=0.0, attained=1.5 * HOUR, limit=int(2 * HOUR)),),
         (running(1, "a", (0,), started=HOUR, submitted=HOUR),),  # 2 h: queue 1
     )
-    assert decide(las(starve_limit=None, rank_preempt_factor=None), snapshot) == []
-    # judged by the limits (no history): the runner has 22 h left, 44 times the pending 0.5 h
-    assert preempted(decide(las(starve_limit=None), snapshot)) == [1]
+    assert preempted(decide(bottom_las(), snapshot)) == [1]
+    assert decide(las(starve_limit=None), snapshot) == []  # queue 1 of three
+    assert preempted(decide(las(starve_limit=None, rank_preempt_from=1), snapshot)) == [1]
+    assert decide(bottom_las(rank_preempt_factor=None), snapshot) == []
+    assert decide(las(starve_limit=None, rank_preempt_from=2), snapshot) == []
 
 
 def test_minimum_run_protects_a_recent_start() -> None:
@@ -681,16 +693,31 @@ def running_left(policy: Las, run: RunningJob, now: float, ranks: RankIndex) -> 
     return left_of(policy, as_pending, policy.queue_of(service, run.tier), ranks)
 
 
+def judges(policy: Las, queue: int) -> bool:
+    """Whether a pending job of ``queue`` may preempt by judged time left: with queues
+    ordered by time left there (request_order_from), in rank_preempt_from or a later queue, by
+    default only in the last queue."""
+    start = policy.request_order_from
+    last = len(policy.thresholds_s)
+    first = last if policy.rank_preempt_from is None else policy.rank_preempt_from
+    return (
+        policy.rank_preempt_factor is not None
+        and start is not None
+        and queue >= max(start, first)
+        and queue <= last
+    )
+
+
 def eligible_victims(
     policy: Las, job: PendingJob, queue: int, ranks: RankIndex, victim_left: dict[int, float]
 ) -> Callable[[Victim], bool]:
     """The victims a pending job in ``queue`` may preempt: those preempt_gap queues or more
-    below it, and, with rank_preempt_factor (from request_order_from on), those of its own
-    queue or a lower one judged to have more than its device-time left and at least
-    rank_preempt_factor times it."""
+    below it, and, with rank_preempt_factor, if it is in a queue that preempts by judged time
+    left, those of its own queue or a lower one judged to have more than its device-time left
+    and at least rank_preempt_factor times it."""
     gap = below_queue(queue + policy.preempt_gap - 1)
-    factor, start = policy.rank_preempt_factor, policy.request_order_from
-    if factor is None or start is None or queue < start:
+    factor = policy.rank_preempt_factor
+    if factor is None or not judges(policy, queue):
         return gap
     mine = left_of(policy, job, queue, ranks)
 
@@ -772,6 +799,8 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
         {"request_order_from": 2, "max_preemptions": None},
         {"rank_preempt_factor": None},
         {"rank_preempt_factor": 1.0, "request_order_from": 1, "max_preemptions": None},
+        {"rank_preempt_from": 0},
+        {"rank_preempt_from": 1, "preempt_gap": 3, "max_preemptions": None},
     ],
     ids=[
         "defaults",
@@ -781,7 +810,9 @@ def reference_decide(policy: Las, snapshot: ClusterSnapshot) -> list[Decision]:
         "fifo-in-queue",
         "request-from-2",
         "queues-only",
-        "rank-1-from-queue-1",
+        "rank-1-order-from-queue-1",
+        "judged-from-queue-0",
+        "judged-from-queue-1-gap-3",
     ],
 )
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -856,10 +887,12 @@ def reference_wake_at(policy: Las, snapshot: ClusterSnapshot) -> float | None:
         return None
     now = snapshot.now
     times: list[float] = []
-    best_pending = min(policy.pending_queue(job, now) for job in snapshot.pending)
-    # With preemption by judged time left, a job may preempt in its own queue and lower ones.
-    ranked = policy.rank_preempt_factor is not None and policy.request_order_from is not None
-    reach = 0 if ranked else policy.preempt_gap
+    # The highest queue any pending job could take a victim from: its own where it preempts by
+    # judged time left, else preempt_gap below it.
+    floor = min(
+        queue if judges(policy, queue) else queue + policy.preempt_gap
+        for queue in (policy.pending_queue(job, now) for job in snapshot.pending)
+    )
     for job in snapshot.pending:
         if policy.pending_queue(job, now) > 0:
             at = policy._promotion_time(job)
@@ -868,10 +901,10 @@ def reference_wake_at(policy: Las, snapshot: ClusterSnapshot) -> float | None:
     for run in snapshot.running:
         start_service, service = policy.running_service(run, now)
         queue = policy.queue_of(service, run.tier)
-        if queue < len(policy.thresholds_s) and best_pending + reach <= queue + 1:
+        if queue < len(policy.thresholds_s) and floor <= queue + 1:
             threshold = policy.thresholds_s[queue] * policy.tier_scale[run.tier]
             times.append(run.started_at + (threshold - start_service) / run.devices)
-        if queue >= max(1, best_pending + reach):
+        if queue >= max(1, floor):
             times.append(policy.protected_until(run))
     future = [at for at in times if at > now and at != float("inf")]
     return min(future) if future else None
@@ -887,6 +920,9 @@ def reference_wake_at(policy: Las, snapshot: ClusterSnapshot) -> float | None:
             {"starve_limit": None, "max_wait_s": HOUR},
             {"rank_preempt_factor": None},
             {"rank_preempt_factor": None, "preempt_gap": 3},
+            {"rank_preempt_from": 0},
+            {"rank_preempt_from": 1, "preempt_gap": 3},
+            {"request_order_from": None},
         ]
     ),
     now_shift=st.floats(0.0, 5 * 86_400.0),
@@ -974,7 +1010,12 @@ def test_could_preempt_answers_as_the_victim_tests_over_every_candidate(
         Victim(job, float(job_queue), job.placement, 1, 1, index)
         for index, (job, (job_queue, _)) in enumerate(zip(jobs, entries, strict=True))
     ]
-    assert candidates.could_preempt(below, queue, left, factor) == any(map(test, victims))
+    answer = (
+        candidates.could_preempt(below)
+        if left is None
+        else candidates.could_preempt(below, queue=queue, left=left, factor=factor)
+    )
+    assert answer == any(map(test, victims))
 
 
 def node_choice_snapshot() -> ClusterSnapshot:
@@ -1121,14 +1162,14 @@ def test_a_job_preempts_one_of_its_queue_judged_to_have_twice_its_time_left(
     """The pending job has 1 device-hour left of its 2.5 h limit; the runner, 2 h into its
     limit, has 2 h left of 4 h (twice as much: preempted), 1.9 h of 3.9 h, or 0.5 h of 2.5 h."""
     snapshot = one_queue_1_runner(2.5, runner_limit_h, started=HOUR)
-    assert preempted(decide(las(starve_limit=None), snapshot)) == expected
+    assert preempted(decide(bottom_las(), snapshot)) == expected
 
 
 def test_preempting_by_judged_time_left_respects_the_minimum_run() -> None:
-    """A queue-1 runner with much more left (2 h run before, restarted 5 minutes ago; min_run_s
+    """A bottom-queue runner with much more left (2 h run before, restarted 5 minutes ago; min_run_s
     10 minutes) is not preempted yet; its protection's end is when the policy wakes to try
     again, and then it is preempted."""
-    policy = las(starve_limit=None)
+    policy = bottom_las()
     snapshot = snap(
         3 * HOUR,
         (pool(1, node("a", devices=1, busy=(0,))),),
@@ -1154,13 +1195,17 @@ def test_preempting_by_judged_time_left_goes_by_learnt_run_times() -> None:
         {int(4 * HOUR): (4 * HOUR,) * MIN_SAMPLES, int(5.5 * HOUR): (1.6 * HOUR,) * MIN_SAMPLES}
     )
     snapshot = replace(one_queue_1_runner(5.5, 4.0, started=HOUR), history=history)
-    assert preempted(decide(las(starve_limit=None), snapshot)) == [1]
-    assert decide(las(starve_limit=None, learn_run_times=False), snapshot) == []
-    assert decide(las(starve_limit=None, rank_preempt_factor=None), snapshot) == []
+    assert preempted(decide(bottom_las(), snapshot)) == [1]
+    assert decide(bottom_las(learn_run_times=False), snapshot) == []
+    assert decide(bottom_las(rank_preempt_factor=None), snapshot) == []
 
 
 def test_rank_preempt_factor_is_validated_and_needs_an_order_by_time_left() -> None:
     with pytest.raises(ValueError, match="rank_preempt_factor"):
         las(rank_preempt_factor=0.5)
+    with pytest.raises(ValueError, match="rank_preempt_from"):
+        las(rank_preempt_from=-1)
     snapshot = one_queue_1_runner(2.5, 100.0, started=HOUR)
-    assert decide(las(starve_limit=None, request_order_from=None), snapshot) == []
+    assert preempted(decide(bottom_las(), snapshot)) == [1]
+    assert decide(bottom_las(request_order_from=None), snapshot) == []
+    assert decide(bottom_las(request_order_from=2), snapshot) == []  # past the last queue

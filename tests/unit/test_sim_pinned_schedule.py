@@ -86,7 +86,7 @@ PINNED_ONE_POOL: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1000, 0, "f7beba5830f07dda"),
     "fifo": (1000, 0, "e1c77601ed937090"),
     "hetero": (1000, 0, "8b239a8f60bd06af"),
-    "las": (1513, 513, "992543d0eb27acfc"),
+    "las": (1125, 125, "0f797b6f877364b6"),
     "slurm-multifactor": (1000, 0, "021b6fc8cf7a63e9"),
     "srtf-oracle": (1823, 823, "39ea162de17ad5c9"),
 }
@@ -95,7 +95,7 @@ PINNED_TWO_POOLS: dict[str, tuple[int, int, str]] = {
     "easy-backfill": (1004, 13, "afcd485c243e7243"),
     "fifo": (1001, 10, "4a5692eb046bc16c"),
     "hetero": (1009, 18, "e9e76b51ea004348"),
-    "las": (1521, 530, "094cebdfdb199bbf"),
+    "las": (1093, 102, "315c027451356c29"),
     "slurm-multifactor": (1000, 9, "4939e899e19fe33e"),
     "srtf-oracle": (1580, 589, "45172e8fd3a6f0b3"),
 }
@@ -235,3 +235,21 @@ def test_las_preempting_by_queues_only_keeps_its_earlier_schedules() -> None:
         fingerprint(simulate(one_pool(frame), frame, "las", queues_only)),
         fingerprint(simulate(cluster, two_pool_frame, "las", queues_only)),
     ) == LAS_QUEUES_ONLY
+
+
+LAS_JUDGED_IN_EVERY_QUEUE = ((1513, 513, "992543d0eb27acfc"), (1521, 530, "094cebdfdb199bbf"))
+"""LAS's pins while a job of any queue could preempt one of its own queue or a lower one judged
+to have at least twice its device-time left (2026-12-07, before only the bottom queue's
+jobs could)."""
+
+
+def test_las_judging_in_every_queue_keeps_its_earlier_schedules() -> None:
+    """LAS with ``rank_preempt_from=0`` lets jobs of every queue preempt by judged time left,
+    and so makes exactly the schedules it made before that was kept to the bottom queue."""
+    frame = trace()
+    cluster, two_pool_frame = two_pool_workload()
+    every_queue = Las(PolicyContext(restart_cost_s=RESTART_S), rank_preempt_from=0)
+    assert (
+        fingerprint(simulate(one_pool(frame), frame, "las", every_queue)),
+        fingerprint(simulate(cluster, two_pool_frame, "las", every_queue)),
+    ) == LAS_JUDGED_IN_EVERY_QUEUE
