@@ -4,8 +4,9 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+import nuri.engine.snapshot as snapshot_module
 from nuri.domain.jobs import JobState
 from nuri.domain.units import H100E_UNITS_PER_GPU_HOUR, RATE_SCALE
 from nuri.policy.fairshare import decay
@@ -284,3 +285,47 @@ def test_the_snapshot_learns_run_times_from_finished_jobs(world: World) -> None:
     world.commons.jobs.cancel(world.member, never)
     history = engine.snapshot().history.run_times_s
     assert history == {7_200: (600.0,), 3_600: (900.0,)}
+
+
+def test_the_run_time_history_is_the_newest_ended_jobs_read_off_an_index(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The history holds the run times of the newest ended jobs, up to its limit; the query
+    walks the index on ended_at newest first and stops there, rather than sorting every job
+    that ever ended (on SQLite, without statistics, a filter on state in SQL made it do so)."""
+    monkeypatch.setattr(snapshot_module, "RUN_TIME_HISTORY_JOBS", 2)
+    engine = world.engine()
+    jobs = [submit(world, time_limit_s=3_600) for _ in range(3)]
+    engine.cycle()
+    for job in jobs:  # they run 10, 20 and 30 minutes
+        world.clock.advance(600)
+        world.backend.finish(job)
+        engine.cycle()
+    statements: list[tuple[str, object]] = []
+    database = world.commons.sessions.kw["bind"]
+
+    def capture(
+        conn: object, cursor: object, statement: str, parameters: object, *rest: object
+    ) -> None:
+        if "ORDER BY jobs.ended_at DESC" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(database, "before_cursor_execute", capture)
+    try:
+        with world.commons.sessions() as session:
+            history = snapshot_module.run_time_history(session)
+    finally:
+        event.remove(database, "before_cursor_execute", capture)
+    assert history.run_times_s == {3_600: (1_200.0, 1_800.0)}  # the last two, oldest first
+    ((statement, parameters),) = statements
+    if database.dialect.name != "sqlite":
+        return  # PostgreSQL plans by statistics: a seq scan is cheapest on three rows
+    with database.connect() as connection:
+        plan = " | ".join(
+            row[-1]
+            for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement,
+                parameters,
+            )
+        )
+    assert "ix_jobs_ended_at_id" in plan and "TEMP B-TREE" not in plan, plan

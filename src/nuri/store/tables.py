@@ -183,6 +183,9 @@ class JobRow(Base):
     __table_args__ = (
         UniqueConstraint("submitted_by", "idempotency_key", name="uq_jobs_submitted_by_key"),
         Index("ix_jobs_state_pool", "state", "pool_id"),
+        # The run-time history reads the latest ended jobs every scheduling cycle: without this
+        # index it sorts every job that ever ended, each time.
+        Index("ix_jobs_ended_at_id", "ended_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
