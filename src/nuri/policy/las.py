@@ -80,12 +80,14 @@ jobs may so preempt, in their own queue or a lower one. From queue 0 (the rule o
 it scheduled Gavel a little better than now by mean JCT (69.93 against 69.97 h) at more
 preemptions (1.98 per job against 1.91), but every pass then had to weigh every running job
 past queue 0 as a victim, and the policy woke at every running job's threshold and protection
-end, since a job of queue 0 could take any of them: the 100,000-job simulation took about
-twice as long as with queues only. Kept to the bottom queue, the victims of a pass and the
+end, since a job of queue 0 could take any of them: the 100,000-job simulation took 1.4
+times as long as with queues only. Kept to the bottom queue, the victims of a pass and the
 moments it must wake for are those of queues only while a new job waits (queue 0's victims lie
 two queues down, in the bottom queue anyway), and the rule still reaches the long jobs it was
 meant for: on Gavel, 6,052 of its 7,448 preemptions from every queue had been of bottom-queue
-jobs by bottom-queue jobs.
+jobs by bottom-queue jobs. The simulation gained only a tenth, though (1.3 times queues only):
+a long job nearly always waits in the bottom queue, and the policy must then still wake for
+every crossing into it and every protection's end there (docs/scheduling.md).
 
 A rank moves as a job runs (it jumps up when a job outlives the run times its limit's history
 expected), and the policy does not wake for such a move: the next arrival, end, threshold or
@@ -170,8 +172,8 @@ judged time left (``rank_preempt_factor`` 2) then gave 69.9 h (1.09x the oracle)
 multifactor's, and 1.97 preemptions per job (factor 3: 70.3 h, 1.84; 4: 70.8 h, 1.80). Judged
 only where a limit has a history (not by the limit alone) it gave 71.8 h: much of the gain is
 on jobs whose limits are too rare to have one. Kept to the bottom queue (the default since
-later that day) it gave 69.97 h, p99 0.96x multifactor's and 1.91 preemptions per job, in
-about half the simulation time.
+later that day) it gave 69.97 h, p99 0.96x multifactor's and 1.91 preemptions per job, and
+simulated a tenth faster.
 
 Why ``starve_limit`` went from 32 to 128: once jobs are ranked by learnt run times, a job that
 waits long is mostly one the history says will run long, and promoting it early puts it before
