@@ -105,14 +105,29 @@ def rank_table(time_limit_s: int, run_times_s: tuple[float, ...]) -> RankTable |
     ages = np.unique(np.concatenate(([0.0], grid, runs)))
     ages = ages[ages < longest]
     # Row per age, column per run time: a column ends a candidate quantum at that run time.
-    alive = runs[None, :] > ages[:, None]
-    survivors = alive.sum(axis=1).astype(np.float64)[:, None]
-    finished_by = np.cumsum(alive, axis=1).astype(np.float64)  # survivors done by that run time
-    served = np.cumsum(np.where(alive, runs[None, :], 0.0), axis=1)  # their run times, summed
+    # The runs are sorted, so a row's survivors (runs above its age) are the columns from the
+    # first one above it on, and the counts below are integers, exact as floats. The matrices
+    # are worked on in place: this is built again whenever a class's run times change (the
+    # simulator: thousands of times per trace), and allocation was half its cost.
+    count = len(runs)
+    first = np.searchsorted(runs, ages, side="right")
+    alive = np.arange(count)[None, :] >= first[:, None]
+    survivors = (count - first).astype(np.float64)[:, None]
+    # survivors done by that run time
+    finished_by = np.maximum(np.arange(1, count + 1)[None, :] - first[:, None], 0).astype(
+        np.float64
+    )
+    served = np.where(alive, runs[None, :], 0.0)
+    np.cumsum(served, axis=1, out=served)  # their run times, summed
     # E[min(D, q)] over survivors: the finished ones' run times, the rest stopped at the quantum.
-    expected = (served + (survivors - finished_by) * runs[None, :]) / survivors - ages[:, None]
+    expected = survivors - finished_by
+    expected *= runs[None, :]
+    expected += served
+    expected /= survivors
+    expected -= ages[:, None]
     chance = finished_by / survivors
-    per_quantum = np.where(alive, expected / np.where(alive, chance, 1.0), np.inf)
+    per_quantum = np.full(alive.shape, np.inf)
+    np.divide(expected, chance, out=per_quantum, where=alive)
     best = per_quantum.argmin(axis=1)
     rows = np.arange(len(ages))
     return RankTable(time_limit_s, ages, per_quantum[rows, best], chance[rows, best], longest)
