@@ -451,23 +451,16 @@ class Las:
         self.rank_preempt_from = rank_preempt_from
         """From this queue on, pending jobs may preempt by judged time left (None: the last
         queue only; see *Preempting by judged time left*)."""
-        last_queue = len(thresholds)
-        judged_from = (
-            None
-            if rank_preempt_factor is None or request_order_from is None
-            # only where queues are ordered by time left is there a judged time left to compare
-            else max(
-                request_order_from,
-                last_queue if rank_preempt_from is None else rank_preempt_from,
-            )
-        )
-        self._judged: tuple[int, float] | None = (
-            None
-            if rank_preempt_factor is None or judged_from is None or judged_from > last_queue
-            else (judged_from, rank_preempt_factor)
-        )
+        self._judged: tuple[int, float] | None = None
         """``(first queue whose pending jobs may preempt by judged time left, factor)``, or
         None where no queue may."""
+        # Only where queues are ordered by time left is there a judged time left to compare.
+        if rank_preempt_factor is not None and request_order_from is not None:
+            last_queue = len(thresholds)
+            first = last_queue if rank_preempt_from is None else rank_preempt_from
+            judged_from = max(request_order_from, first)
+            if judged_from <= last_queue:
+                self._judged = (judged_from, rank_preempt_factor)
         self._rank_tables = RankTables()
         self._attempts: dict[int, _Attempt] = {}
         """A memo, not state: each running job's :class:`_Attempt`, by ``id`` of the object."""
