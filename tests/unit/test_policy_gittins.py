@@ -112,9 +112,9 @@ def test_each_tabulated_rank_is_the_least_time_per_completion_over_every_quantum
         survivors = sorted(run for run in runs if run > age)
         options = []
         for quantum in sorted(set(survivors)):
-            done = [run for run in survivors if run <= quantum]
+            odds = sum(run <= quantum for run in survivors) / len(survivors)
             served = sum(min(run, quantum) for run in survivors) / len(survivors) - age
-            options.append((served / (len(done) / len(survivors)), len(done) / len(survivors)))
+            options.append((served / odds, odds))
         least = min(value for value, _ in options)
         assert rank == pytest.approx(least, rel=1e-9, abs=1e-6)
         assert chance in {odds for value, odds in options if value <= least * (1 + 1e-9) + 1e-6}
