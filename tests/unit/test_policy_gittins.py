@@ -90,13 +90,14 @@ def test_the_vectorised_rank_equals_the_one_job_rank(
 @given(run_times)
 def test_a_rank_lies_between_the_least_and_the_mean_time_left(runs: list[float]) -> None:
     """At every tabulated age, the rank is at least the least time any survivor has left (no
-    quantum finishes sooner) and at most the mean time left (the quantum that runs to the end)."""
+    quantum finishes sooner) and at most the mean time left (the quantum that runs to the end),
+    to a microsecond: the rank is worked out from sums of run times, whose rounding is absolute."""
     table = rank_table(10**7, tuple(runs))
     assert table is not None
     ordered = np.sort(runs)
     for age, rank in zip(table.ages, table.ranks, strict=True):
         left = ordered[ordered > age] - age
-        assert left.min() * (1 - 1e-9) <= rank <= left.mean() * (1 + 1e-9)
+        assert left.min() * (1 - 1e-9) - 1e-6 <= rank <= left.mean() * (1 + 1e-9) + 1e-6
 
 
 @given(run_times)

@@ -94,7 +94,7 @@ def rank_table(time_limit_s: int, run_times_s: tuple[float, ...]) -> RankTable |
     Exact at each tabulated age (0, ages a factor :data:`AGE_STEP` apart from
     :data:`FIRST_AGE_S`, and every run time): for every candidate quantum ending at a run time
     above the age, the expected service and the chance of finishing are computed from the run
-    times alone.
+    times alone (from their sums, so rounded by well under a microsecond).
     """
     if len(run_times_s) < MIN_SAMPLES:
         return None
@@ -105,32 +105,27 @@ def rank_table(time_limit_s: int, run_times_s: tuple[float, ...]) -> RankTable |
     ages = np.unique(np.concatenate(([0.0], grid, runs)))
     ages = ages[ages < longest]
     # Row per age, column per run time: a column ends a candidate quantum at that run time.
-    # The runs are sorted, so a row's survivors (runs above its age) are the columns from the
-    # first one above it on, and the counts below are integers, exact as floats. The matrices
-    # are worked on in place: this is built again whenever a class's run times change (the
-    # simulator: thousands of times per trace), and allocation was half its cost.
+    # The runs are sorted, so row i's survivors are the runs from the first one above its age
+    # on (index f_i, N_i of them). A quantum ending at run j (j >= f_i) serves each survivor
+    # its run time or r_j, whichever is less, beyond the age all of them have run:
+    #     sum(r_f_i .. r_j) + (count - 1 - j) r_j - N_i a_i  =  ends[j] - base[i]
+    # with ends[j] = r_0 + .. + r_j + (count - 1 - j) r_j and base[i] = r_0 + .. + r_(f_i - 1)
+    # + N_i a_i; j + 1 - f_i survivors finish within it. Time per completion is the first over
+    # the second: two vectors and one matrix, not a matrix per term (this is built again
+    # whenever a class's run times change: in the simulator, thousands of times per trace).
     count = len(runs)
     first = np.searchsorted(runs, ages, side="right")
-    alive = np.arange(count)[None, :] >= first[:, None]
-    survivors = (count - first).astype(np.float64)[:, None]
-    # survivors done by that run time
-    finished_by = np.maximum(np.arange(1, count + 1)[None, :] - first[:, None], 0).astype(
-        np.float64
-    )
-    served = np.where(alive, runs[None, :], 0.0)
-    np.cumsum(served, axis=1, out=served)  # their run times, summed
-    # E[min(D, q)] over survivors: the finished ones' run times, the rest stopped at the quantum.
-    expected = survivors - finished_by
-    expected *= runs[None, :]
-    expected += served
-    expected /= survivors
-    expected -= ages[:, None]
-    chance = finished_by / survivors
-    per_quantum = np.full(alive.shape, np.inf)
-    np.divide(expected, chance, out=per_quantum, where=alive)
+    survivors = (count - first).astype(np.float64)
+    prefix = np.cumsum(runs)
+    ends = prefix + np.arange(count - 1, -1, -1) * runs
+    base = np.concatenate(([0.0], prefix))[first] + survivors * ages
+    finished = np.arange(1, count + 1)[None, :] - first[:, None]
+    per_quantum = np.full(finished.shape, np.inf)
+    np.divide(ends[None, :] - base[:, None], finished, out=per_quantum, where=finished > 0)
     best = per_quantum.argmin(axis=1)
     rows = np.arange(len(ages))
-    return RankTable(time_limit_s, ages, per_quantum[rows, best], chance[rows, best], longest)
+    chance = (best + 1 - first) / survivors
+    return RankTable(time_limit_s, ages, per_quantum[rows, best], chance, longest)
 
 
 _CLASS_SPAN_S: Final = float(2**32)
