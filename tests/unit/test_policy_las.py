@@ -5,6 +5,7 @@ Every case is a literal snapshot a few lines long. The policy under test has thr
 lower queue, unless a test says otherwise; decisions always go through :func:`nuri.policy.cycle.plan`, which checks them.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -970,6 +971,84 @@ def test_one_policy_over_many_snapshots_decides_as_a_fresh_one(
             assert list(kept_policy.decide(moment)) == list(fresh.decide(moment))
             assert kept_policy.wake_at(moment) == fresh.wake_at(moment)
     assert len(kept_policy._attempts) <= max(kept, 1)
+
+
+def moments_at_the_edges(policy: Las, snapshot: ClusterSnapshot) -> list[float]:
+    """Every running job's queue crossings and protection end (as the per-job methods give
+    them), with moments just before and after each, from the snapshot's time on."""
+    edges: list[float] = []
+    for run in snapshot.running:
+        start_service, _ = policy.running_service(run, snapshot.now)
+        for threshold in policy.thresholds_s:
+            scaled = threshold * policy.tier_scale[run.tier]
+            edges.append(run.started_at + (scaled - start_service) / run.devices)
+            # where its service reaches the bound less rounding slack that decides its queue
+            bound = scaled - 1e-9 * max(1.0, scaled)
+            edges.append(run.started_at + (bound - start_service) / run.devices)
+        edges.append(policy.protected_until(run))
+    moments = {snapshot.now}
+    for edge in edges:
+        if edge == float("inf"):
+            continue
+        moments.update((math.nextafter(edge, -math.inf), math.nextafter(edge, math.inf)))
+        for nudge in (0.0, 1e-9, 1e-7, 1e-6, 1e-3):
+            moments.update((edge - nudge * max(1.0, abs(edge)), edge + nudge * max(1.0, abs(edge))))
+    return sorted(moment for moment in moments if moment >= snapshot.now)
+
+
+def waiting_in_each_queue(
+    policy: Las, snapshot: ClusterSnapshot, now: float
+) -> list[ClusterSnapshot]:
+    """``snapshot`` at ``now``, and with its first pending job alone, put in each queue in turn
+    by its attained service (submitted at ``now``, so not starving): each gives wake_at
+    another queue victims may come from."""
+    at_now = replace(snapshot, now=now)
+    if not snapshot.pending:
+        return [at_now]
+    first = snapshot.pending[0]
+    scale = policy.tier_scale[first.tier]
+    services = [0.0] + [threshold * scale * 1.001 for threshold in policy.thresholds_s]
+    return [at_now] + [
+        replace(
+            at_now,
+            pending=(replace(first, attained_device_seconds=service, submitted_at=now),),
+        )
+        for service in services
+    ]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    snapshot=snapshots(),
+    kept=st.sampled_from([1, 3, 1_000]),
+    options=st.sampled_from(
+        [
+            {},
+            {"preempt_gap": 1},
+            {"preempt_gap": 1, "thresholds_gpu_hours": (1.0, 4.0, 16.0)},
+            {"rank_preempt_from": 0, "preempt_gap": 3},
+            {"rank_preempt_factor": None},
+        ]
+    ),
+)
+def test_one_policy_woken_again_and_again_answers_as_a_fresh_one(
+    snapshot: ClusterSnapshot, kept: int, options: dict[str, object]
+) -> None:
+    """The part of each running job in wake_at that a policy keeps between calls changes
+    nothing: asked at every crossing and protection end of its running jobs, and just before
+    and after each, forward in time and then back, one policy wakes exactly as a new one does,
+    also when the pending jobs (and so the queues they could take victims from) change from
+    one call to the next."""
+    kept_policy = Las(PolicyContext(restart_cost_s=60.0), **options)  # type: ignore[arg-type]
+    moments = moments_at_the_edges(kept_policy, snapshot)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(las_module, "ATTEMPTS_KEPT", kept)
+        for index, moment in enumerate(moments + moments[::-1]):
+            variants = waiting_in_each_queue(kept_policy, snapshot, moment)
+            later = variants[index % len(variants)]
+            fresh = Las(PolicyContext(restart_cost_s=60.0), **options)  # type: ignore[arg-type]
+            assert kept_policy.wake_at(later) == fresh.wake_at(later)
+    assert len(kept_policy._wakes) <= max(kept, 1)
 
 
 @settings(max_examples=300, deadline=None)

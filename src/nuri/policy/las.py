@@ -377,6 +377,19 @@ class _Attempt(NamedTuple):
     """The queue thresholds of the job's tier, in device-seconds (scaled by its tier)."""
 
 
+_WakeUp = tuple[RunningJob, int, float, float, float]
+"""One running job's part in :meth:`Las.wake_at`: ``(job, victim floor, asked at, valid
+until, wake-up)``. Given the floor, the part depends on the time only through the job's queue
+and whether its crossing and protection end are still ahead. Between ``asked at`` and ``valid
+until`` neither changes: the queue cannot rise before its next bound is reached (less
+:data:`_QUEUE_MARGIN`, far wider than the rounding of service), and a wake-up still ahead stays
+ahead until it comes."""
+
+_QUEUE_MARGIN = 1e-6
+"""Relative margin before a running job's next queue bound within which :meth:`Las.wake_at`
+works its part out again rather than trust a kept one."""
+
+
 class Las:
     """Discretised 2D-LAS with preemption, starvation promotion and anti-thrashing guards.
 
@@ -464,6 +477,8 @@ class Las:
         self._rank_tables = RankTables()
         self._attempts: dict[int, _Attempt] = {}
         """A memo, not state: each running job's :class:`_Attempt`, by ``id`` of the object."""
+        self._wakes: dict[int, _WakeUp] = {}
+        """A memo, not state: each running job's part in :meth:`wake_at`, by ``id``."""
         self._scaled: dict[Tier, tuple[float, ...]] = {
             tier: tuple(t * self.tier_scale[tier] for t in thresholds) for tier in Tier
         }
@@ -879,11 +894,21 @@ class Las:
             running_jobs: Sequence[RunningJob] = ()
         else:
             running_jobs = snapshot.running
-        memo, attempt_of = self._attempts, self._attempt
+        memo, attempt_of, wakes = self._attempts, self._attempt, self._wakes
         crossing_from = floor - 1  # a crossing counts out of this queue on
         protected_from = max(1, floor)  # queue 0 is never preempted
         soonest = float("inf")
         for running in running_jobs:
+            known = wakes.get(id(running))
+            if (
+                known is not None
+                and known[0] is running
+                and known[1] == floor
+                and known[2] <= now < known[3]
+            ):
+                if known[4] < soonest:
+                    soonest = known[4]
+                continue
             attempt = memo.get(id(running))
             if attempt is None or attempt[0] is not running:
                 attempt = attempt_of(running)
@@ -892,12 +917,27 @@ class Las:
             queue = bisect_right(
                 bounds, start_service + devices * (elapsed if elapsed > 0.0 else 0.0)
             )
+            mine = float("inf")  # this job's wake-up: its crossing or its protection's end
             if crossing_from <= queue < last_queue:
                 at = started_at + (thresholds[queue] - start_service) / devices
-                if now < at < soonest:
-                    soonest = at
-            if queue >= protected_from and now < end < soonest:
-                soonest = end
+                if now < at:
+                    mine = at
+            if queue >= protected_from and now < end < mine:
+                mine = end
+            if mine < soonest:
+                soonest = mine
+            # Kept until the job could leave its queue or its wake-up comes (until then the
+            # same queue gives the same answer; see _WakeUp). The simulator asks after every
+            # pass, mostly about the same running jobs.
+            until = mine
+            if queue < len(bounds):
+                leaves = started_at + (bounds[queue] - start_service) / devices
+                leaves -= _QUEUE_MARGIN * max(1.0, abs(leaves), abs(bounds[queue]) / devices)
+                until = min(until, leaves)
+            if now < until:
+                if len(wakes) >= ATTEMPTS_KEPT:
+                    wakes.clear()
+                wakes[id(running)] = (running, floor, now, until, mine)
         for at in times:
             if now < at < soonest:
                 soonest = at
