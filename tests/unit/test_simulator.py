@@ -18,10 +18,10 @@ from nuri.domain.cluster_spec import ClusterSpec, PoolSpec, ReservationSpec
 from nuri.domain.commons import Tier
 from nuri.policy.las import Las
 from nuri.policy.registry import POLICIES, PolicyContext, policy_named
-from nuri.policy.snapshot import ClusterSnapshot, Decision, Policy
+from nuri.policy.snapshot import ClusterSnapshot, Decision, GroupUsage, Policy
 from nuri.sim.metrics import Segment, check_schedule, compute_metrics
 from nuri.sim.oracle import oracle_context
-from nuri.sim.simulator import RUN_TIMES_REFRESH, SimJob, SimResult, Simulator
+from nuri.sim.simulator import RUN_TIMES_REFRESH, GroupUsages, SimJob, SimResult, Simulator
 from tests.unit.test_policy_invariants import build as build_registered
 
 RESTART_S = 30.0
@@ -335,3 +335,33 @@ def test_snapshot_group_usage_is_the_usage_at_its_instant() -> None:
         2: (0.0, 0.0),
     }
     assert later.groups == usage and len(later.groups) == 2
+
+
+@given(
+    shares=st.dictionaries(st.integers(0, 20), st.floats(0.0, 1.0), max_size=6),
+    decayed=st.dictionaries(st.integers(0, 20), st.floats(0.0, 1e9), max_size=6),
+    delivered=st.dictionaries(st.integers(0, 20), st.floats(0.0, 1e9), max_size=6),
+)
+def test_group_usages_read_as_the_dict_of_their_records(
+    shares: dict[int, float], decayed: dict[int, float], delivered: dict[int, float]
+) -> None:
+    """The snapshot's lazily built groups answer every way of reading a mapping as the plain
+    dict of records would: a group with a share or usage, its share, decayed usage and
+    delivered service, 0 where it has none."""
+    delivered = {group: value for group, value in delivered.items() if group in decayed}
+    usages = GroupUsages(shares, dict(decayed), dict(delivered))
+    expected = {
+        group: GroupUsage(
+            group, shares.get(group, 0.0), decayed.get(group, 0.0), delivered.get(group, 0.0)
+        )
+        for group in set(shares) | set(decayed)
+    }
+    assert dict(usages) == expected
+    assert sorted(usages.keys()) == sorted(expected.keys())
+    assert sorted(usages.values(), key=lambda usage: usage.project_id) == sorted(
+        expected.values(), key=lambda usage: usage.project_id
+    )
+    assert dict(usages.items()) == expected
+    assert len(usages) == len(expected)
+    assert all(usages[group] == record for group, record in expected.items())
+    assert usages.get(99) is None and (99 in usages) is False

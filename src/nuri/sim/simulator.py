@@ -33,7 +33,7 @@ snapshot before it has ended.
 import heapq
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field, replace
 
 from nuri.domain.cluster_spec import ClusterSpec, PoolSpec
@@ -99,6 +99,17 @@ class GroupUsages(Mapping[int, GroupUsage]):
 
     def __len__(self) -> int:
         return len(self._built())
+
+    # Mapping's own views read every record through __getitem__; fairness policies read them
+    # all on every pass, so the views come straight from the built dict.
+    def keys(self) -> KeysView[int]:
+        return self._built().keys()
+
+    def values(self) -> ValuesView[GroupUsage]:
+        return self._built().values()
+
+    def items(self) -> ItemsView[int, GroupUsage]:
+        return self._built().items()
 
 
 MAX_REPASSES = 3
