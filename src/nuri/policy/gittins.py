@@ -113,18 +113,24 @@ def rank_table(time_limit_s: int, run_times_s: tuple[float, ...]) -> RankTable |
     # + N_i a_i; j + 1 - f_i survivors finish within it. Time per completion is the first over
     # the second: two vectors and one matrix, not a matrix per term (this is built again
     # whenever a class's run times change: in the simulator, thousands of times per trace).
+    # Equal run times end one quantum: every column of such a group takes its last column's
+    # figures (all of the group finish), as the definition has it. Otherwise, where the
+    # rounding of the sums hides the tiny service left (ages just below a run time), an early
+    # column of the group could tie the last and be chosen with too small a chance.
     count = len(runs)
     first = np.searchsorted(runs, ages, side="right")
     survivors = (count - first).astype(np.float64)
     prefix = np.cumsum(runs)
     ends = prefix + np.arange(count - 1, -1, -1) * runs
+    done_by = np.searchsorted(runs, runs, side="right")  # runs no longer than each
+    ends = ends[done_by - 1]
     base = np.concatenate(([0.0], prefix))[first] + survivors * ages
-    finished = np.arange(1, count + 1)[None, :] - first[:, None]
+    finished = done_by[None, :] - first[:, None]
     per_quantum = np.full(finished.shape, np.inf)
     np.divide(ends[None, :] - base[:, None], finished, out=per_quantum, where=finished > 0)
     best = per_quantum.argmin(axis=1)
     rows = np.arange(len(ages))
-    chance = (best + 1 - first) / survivors
+    chance = finished[rows, best] / survivors
     return RankTable(time_limit_s, ages, per_quantum[rows, best], chance, longest)
 
 
