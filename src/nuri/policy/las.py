@@ -657,6 +657,10 @@ class Las:
         decisions: list[Decision] = []
         failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool, int, int, bool], int] = {}
         options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]] = {}
+        # per such key: the candidate pools' ids and node sizes, for the keys of `failed`
+        shapes: dict[
+            tuple[int | None, str | None, frozenset[int]], tuple[tuple[int, ...], ...]
+        ] = {}
         budget = self.max_preemptions
         preemptions = 0
         for position, index in enumerate(order):
@@ -679,17 +683,25 @@ class Las:
             pools = options.get(where)
             if pools is None:
                 pools = options[where] = candidate_pools(snapshot.pools, job)
+                shapes[where] = (
+                    tuple(pool.pool_id for pool in pools),
+                    tuple(pool.node_size for pool in pools),
+                )
+            pool_ids, node_sizes = shapes[where]
+            devices = job.devices
             # Whether a job of this size and these options can start is monotone in its size,
             # given whether it must fit one node in each pool; free devices only shrink.
             key = (
-                tuple(pool.pool_id for pool in pools),
-                tuple(job.devices > pool.node_size for pool in pools),
+                pool_ids,
+                (devices > node_sizes[0],)
+                if len(node_sizes) == 1
+                else tuple(devices > size for size in node_sizes),
                 job.preemptible,
                 queue,
-                job.tier.rank,
+                _TIER_RANK[job.tier],
                 self._late(job, queue),
             )
-            if job.devices >= failed.get(key, job.devices + 1):
+            if devices >= failed.get(key, devices + 1):
                 continue  # a job no larger, with the same options, could not start
             start = view.start_on_free(pools, job)
             if start is None:
