@@ -656,17 +656,13 @@ class Las:
         registered = False
         decisions: list[Decision] = []
         failed: dict[tuple[tuple[int, ...], tuple[bool, ...], bool, int, int, bool], int] = {}
-        options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]] = {}
-        # per such key: the candidate pools' ids and node sizes, for the keys of `failed`
-        shapes: dict[
-            tuple[int | None, str | None, frozenset[int]], tuple[tuple[int, ...], ...]
-        ] = {}
+        choices: dict[tuple[int | None, str | None, frozenset[int]], _PoolChoice] = {}
         budget = self.max_preemptions
         preemptions = 0
         for position, index in enumerate(order):
             if budget is not None and preemptions >= budget:
                 rest = order[position:]
-                decisions.extend(_start_rest_on_free(view, snapshot, jobs, rest, options))
+                decisions.extend(_start_rest_on_free(view, snapshot, jobs, rest, choices))
                 break  # the preemption budget is spent: the rest may only use free devices
             job, queue = jobs[index], queues[index]
             if view.free.total_free() == 0:
@@ -680,14 +676,10 @@ class Las:
                 if not anyone:
                     break  # nothing is free and nobody below this queue may be preempted
             where = (job.pool_id, job.accelerator, job.allowed_pool_ids)
-            pools = options.get(where)
-            if pools is None:
-                pools = options[where] = candidate_pools(snapshot.pools, job)
-                shapes[where] = (
-                    tuple(pool.pool_id for pool in pools),
-                    tuple(pool.node_size for pool in pools),
-                )
-            pool_ids, node_sizes = shapes[where]
+            choice = choices.get(where)
+            if choice is None:
+                choice = choices[where] = _pool_choice(snapshot.pools, job)
+            pools, pool_ids, node_sizes = choice
             devices = job.devices
             # Whether a job of this size and these options can start is monotone in its size,
             # given whether it must fit one node in each pool; free devices only shrink.
@@ -710,14 +702,14 @@ class Las:
                 below = queue + self.preempt_gap - 1
                 if judged is None or queue < judged[0]:
                     if not candidates.could_preempt(below):
-                        failed[key] = job.devices
+                        failed[key] = devices
                         continue
                     may_preempt = _below(below)
                 else:
                     factor = judged[1]
                     left = self.requested_left(job, queue, ranks)
                     if not candidates.could_preempt(below, queue=queue, left=left, factor=factor):
-                        failed[key] = job.devices
+                        failed[key] = devices
                         continue
                     may_preempt = _below_or_judged_longer(below, queue, left, factor, lefts)
                 if not registered:
@@ -942,7 +934,7 @@ class Las:
             # same queue gives the same answer; see _WakeUp). The simulator asks after every
             # pass, mostly about the same running jobs.
             until = mine
-            if queue < len(bounds):
+            if queue < last_queue:
                 leaves = started_at + (bounds[queue] - start_service) / devices
                 leaves -= _QUEUE_MARGIN * max(1.0, abs(leaves), abs(bounds[queue]) / devices)
                 until = min(until, leaves)
@@ -1039,7 +1031,7 @@ def _start_rest_on_free(
     snapshot: ClusterSnapshot,
     jobs: Sequence[PendingJob],
     rest: Sequence[int],
-    options: dict[tuple[int | None, str | None, frozenset[int]], list[PoolState]],
+    choices: dict[tuple[int | None, str | None, frozenset[int]], "_PoolChoice"],
 ) -> list[Start]:
     """Start the jobs at positions ``rest`` of ``jobs``, in that order, on free devices only.
 
@@ -1064,12 +1056,13 @@ def _start_rest_on_free(
         if job.devices > largest:
             continue
         where = (job.pool_id, job.accelerator, job.allowed_pool_ids)
-        pools = options.get(where)
-        if pools is None:
-            pools = options[where] = candidate_pools(pools_all, job)
+        choice = choices.get(where)
+        if choice is None:
+            choice = choices[where] = _pool_choice(pools_all, job)
+        pools, pool_ids, node_sizes = choice
         key = (
-            tuple(pool.pool_id for pool in pools),
-            tuple(job.devices > pool.node_size for pool in pools),
+            pool_ids,
+            tuple(job.devices > size for size in node_sizes),
             job.preemptible,
         )
         if job.devices >= failed.get(key, job.devices + 1):
@@ -1081,6 +1074,25 @@ def _start_rest_on_free(
         starts.append(start)
         largest = most_free()
     return starts
+
+
+class _PoolChoice(NamedTuple):
+    """The pools a job may use (one pass works this out once per pool, accelerator and allowed
+    pools asked for), with their ids and node sizes: what the keys of the sizes that could not
+    start are made of."""
+
+    pools: list[PoolState]
+    pool_ids: tuple[int, ...]
+    node_sizes: tuple[int, ...]
+
+
+def _pool_choice(pools: Sequence[PoolState], job: PendingJob) -> _PoolChoice:
+    candidates = candidate_pools(pools, job)
+    return _PoolChoice(
+        candidates,
+        tuple(pool.pool_id for pool in candidates),
+        tuple(pool.node_size for pool in candidates),
+    )
 
 
 def _below_or_judged_longer(
